@@ -1,0 +1,54 @@
+# Sparkify on Airflow: every entry point of the project. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
+UV_VERSION := 0.13.8
+
+# make demo / make seed: a data folder in the course layout (default: generated Sparkify-shaped data)
+DATA  ?=
+START ?= 2018-11-15T00
+END   ?= 2018-11-16T00
+SEED  ?= 42
+
+.PHONY: help install up down env seed demo test lint unit clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)  ## build .venv from requirements.lock (pinned; uv)
+
+up: $(STAMP)  ## start the local stack (PostgreSQL + S3 emulator) in the background; idempotent
+	@$(PY) -m tools.stack up
+
+down:  ## stop the local stack by PID; idempotent
+	@if [ -x $(PY) ]; then $(PY) -m tools.stack down; fi
+
+env: $(STAMP)  ## print shell exports: eval "$$(make -s env)"
+	@$(PY) -m tools.stack env
+
+seed: up  ## upload DATA (default: generated data) into the emulated bucket
+	@$(PY) -m tools.seed $(if $(DATA),--data $(DATA),--generate --seed $(SEED))
+
+demo: up  ## run sparkify_etl for every hour of START..END on the embedded default, print counts + quality
+	@$(PY) -m tools.seed $(if $(DATA),--data $(DATA),--generate --seed $(SEED))
+	@$(PY) -m tools.demo --start $(START) --end $(END)
+
+lint: $(STAMP)  ## ruff + sqlfluff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/sqlfluff lint include/sql
+
+test: lint up  ## ruff, sqlfluff and pytest (unit, DAG integrity, integration on the local stack)
+	$(PY) -m pytest
+
+clean: down  ## stop the stack and delete .local/ and .venv/
+	rm -rf .local $(VENV)

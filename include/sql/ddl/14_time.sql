@@ -1,0 +1,11 @@
+-- Dimension: one row per distinct songplay start_time (millisecond precision), broken into calendar units.
+CREATE TABLE IF NOT EXISTS "time" (
+    start_time TIMESTAMP NOT NULL,
+    hour INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    week INTEGER NOT NULL,
+    month INTEGER NOT NULL,
+    year INTEGER NOT NULL,
+    weekday INTEGER NOT NULL,
+    PRIMARY KEY (start_time)
+);

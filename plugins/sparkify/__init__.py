@@ -1,0 +1,1 @@
+"""Sparkify warehouse operators and the helpers they share (importable from Airflow's plugins folder)."""

@@ -1,0 +1,14 @@
+"""The Sparkify operators."""
+
+from sparkify.operators.data_quality import DataQualityOperator
+from sparkify.operators.load import LoadDimensionOperator, LoadFactOperator
+from sparkify.operators.schema import CreateTablesOperator
+from sparkify.operators.stage_redshift import StageToRedshiftOperator
+
+__all__ = [
+    "CreateTablesOperator",
+    "DataQualityOperator",
+    "LoadDimensionOperator",
+    "LoadFactOperator",
+    "StageToRedshiftOperator",
+]

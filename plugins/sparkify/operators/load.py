@@ -1,0 +1,189 @@
+"""LoadFactOperator and LoadDimensionOperator: a SELECT from ``include/sql/load`` → a star-schema table.
+
+Both share one mechanism. In a single transaction the operator locks the target table against other writers,
+materialises the SELECT into a temporary table (so every count is exact), then applies the mode:
+
+* ``append`` — insert every selected row;
+* ``truncate-insert`` — delete every row of the table, then insert (``DELETE``, not ``TRUNCATE``: Redshift's
+  ``TRUNCATE`` commits, which would expose an empty table);
+* ``upsert`` — delete the rows whose key columns match a selected row, then insert; re-running the same
+  interval therefore leaves the table identical.
+
+Every SELECT gets the run's data interval bound as ``%(data_interval_start)s`` / ``%(data_interval_end)s``
+(naive UTC timestamps), plus any ``parameters`` given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+from psycopg import sql
+
+from sparkify.sql import ident, idents, render, validate_identifier
+from sparkify.warehouse import ConnectionNotConfiguredError, Warehouse
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+INCOMING = "sparkify_incoming"
+
+
+def interval_parameters(context: Any) -> dict[str, datetime]:
+    """The run's data interval as naive UTC datetimes (the warehouse stores UTC ``TIMESTAMP``)."""
+
+    def naive_utc(value: Any) -> datetime:
+        if value is None:
+            raise AirflowFailException("the run has no data interval (use an interval timetable)")
+        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+    return {
+        "data_interval_start": naive_utc(context.get("data_interval_start")),
+        "data_interval_end": naive_utc(context.get("data_interval_end")),
+    }
+
+
+class _LoadTableOperator(BaseOperator):
+    modes: ClassVar[tuple[str, ...]] = ()
+    template_fields: Sequence[str] = ("sql", "parameters")
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql", "parameters": "json"}
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        sql: str,
+        mode: str,
+        key_columns: Sequence[str] = (),
+        parameters: dict[str, Any] | None = None,
+        redshift_conn_id: str = "redshift",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.table = table
+        self.sql = sql
+        self.mode = mode
+        self.key_columns = tuple(key_columns)
+        self.parameters = parameters or {}
+        self.redshift_conn_id = redshift_conn_id
+
+    def execute(self, context: Context) -> dict[str, int]:
+        validate_identifier(self.table, "table")
+        if self.mode not in self.modes:
+            raise AirflowFailException(f"{type(self).__name__}: mode must be one of {self.modes}, got {self.mode!r}")
+        if self.mode == "upsert" and not self.key_columns:
+            raise AirflowFailException(f"{type(self).__name__}: mode 'upsert' needs key_columns")
+        if self.sql.rstrip().endswith(".sql"):
+            raise AirflowFailException(f"SQL file {self.sql!r} was not found on the DAG's template_searchpath")
+        try:
+            warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
+        except ConnectionNotConfiguredError as exc:
+            raise AirflowFailException(str(exc)) from None
+        params = {**interval_parameters(context), **self.parameters}
+        started = time.monotonic()
+        with warehouse.transaction() as cur:
+            counts = load_table(cur, warehouse, self.table, self.sql, params, self.mode, self.key_columns)
+        counts["seconds"] = round(time.monotonic() - started, 3)
+        self.log.info(
+            "%s (%s) for [%s, %s): %s rows selected → %s inserted, %s replaced%s in %.2f s; table now %s rows",
+            self.table,
+            self.mode,
+            params["data_interval_start"],
+            params["data_interval_end"],
+            f"{counts['selected']:,}",
+            f"{counts['inserted']:,}",
+            f"{counts['replaced']:,}",
+            f", {counts['deleted']:,} deleted first" if self.mode == "truncate-insert" else "",
+            counts["seconds"],
+            f"{counts['table_rows']:,}",
+        )
+        return counts
+
+
+def load_table(
+    cur: Any,
+    warehouse: Warehouse,
+    table: str,
+    select_sql: str,
+    params: dict[str, Any],
+    mode: str,
+    key_columns: Sequence[str],
+) -> dict[str, int]:
+    """Apply ``select_sql`` to ``table`` with ``mode`` inside the caller's transaction; return row counts."""
+    target, incoming = ident(table, "table"), ident(INCOMING)
+    cur.execute(render(warehouse.lock_table(table)))
+    cur.execute(render(sql.SQL("CREATE TEMP TABLE {} AS ").format(incoming)) + select_sql, params)
+    cur.execute(render(sql.SQL("SELECT * FROM {} LIMIT 0").format(incoming)))
+    columns = [d[0] for d in cur.description]
+    cur.execute(render(sql.SQL("SELECT COUNT(*) FROM {}").format(incoming)))
+    selected = cur.fetchone()[0]
+    deleted = replaced = 0
+    if mode == "truncate-insert":
+        cur.execute(render(sql.SQL("DELETE FROM {}").format(target)))
+        deleted = max(cur.rowcount, 0)
+    elif mode == "upsert":
+        match = sql.SQL(" AND ").join(
+            sql.SQL("{}.{} = {}.{}").format(target, ident(k, "key column"), incoming, ident(k, "key column"))
+            for k in key_columns
+        )
+        cur.execute(render(sql.SQL("DELETE FROM {} USING {} WHERE {}").format(target, incoming, match)))
+        replaced = max(cur.rowcount, 0)
+    cols = idents(columns)
+    cur.execute(render(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, cols, cols, incoming)))
+    inserted = max(cur.rowcount, 0)
+    cur.execute(render(sql.SQL("DROP TABLE {}").format(incoming)))
+    cur.execute(render(sql.SQL("SELECT COUNT(*) FROM {}").format(target)))
+    table_rows = cur.fetchone()[0]
+    return {
+        "selected": selected,
+        "inserted": inserted - replaced,
+        "replaced": replaced,
+        "deleted": deleted,
+        "table_rows": table_rows,
+    }
+
+
+class LoadFactOperator(_LoadTableOperator):
+    """
+    Load a fact table from a SELECT over the staging tables, for the run's data interval.
+
+    :param table: the fact table (validated, quoted).
+    :param sql: a SELECT, usually a file under ``include/sql/load/`` (templated; ``.sql`` files are read from
+        the DAG's ``template_searchpath``). It may use ``%(data_interval_start)s`` / ``%(data_interval_end)s``.
+    :param mode: ``upsert`` (default; idempotent re-runs, needs ``key_columns``) or ``append``.
+    :param key_columns: the fact's stable key, e.g. ``("songplay_id",)``.
+    :param parameters: more values to bind. (templated)
+    :param redshift_conn_id: the warehouse connection.
+    """
+
+    modes = ("upsert", "append")
+    ui_color = "#F98866"
+
+    def __init__(self, *, mode: str = "upsert", **kwargs: Any) -> None:
+        super().__init__(mode=mode, **kwargs)
+
+
+class LoadDimensionOperator(_LoadTableOperator):
+    """
+    Load a dimension table from a SELECT over staging (and, for merges, the dimension itself).
+
+    :param table: the dimension table (validated, quoted).
+    :param sql: a SELECT, usually a file under ``include/sql/load/`` (templated). It may use
+        ``%(data_interval_start)s`` / ``%(data_interval_end)s``.
+    :param mode: ``truncate-insert`` (default: the table becomes exactly the SELECT), ``append``, or
+        ``upsert`` (replace rows by ``key_columns``, insert new ones).
+    :param key_columns: the dimension's key, required for ``upsert``.
+    :param parameters: more values to bind. (templated)
+    :param redshift_conn_id: the warehouse connection.
+    """
+
+    modes = ("truncate-insert", "append", "upsert")
+    ui_color = "#80BD9E"
+
+    def __init__(self, *, mode: str = "truncate-insert", **kwargs: Any) -> None:
+        super().__init__(mode=mode, **kwargs)

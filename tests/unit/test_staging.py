@@ -1,0 +1,188 @@
+"""Unit tests of the staging building blocks: JSONPaths, coercion, line splitting, Redshift COPY text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from sparkify.staging import (
+    Column,
+    CopyCredentials,
+    JsonRecordReader,
+    RejectedLine,
+    iter_lines,
+    parse_json_path,
+    parse_jsonpaths_file,
+    prefetch,
+    redshift_copy_sql,
+)
+
+TEXT = Column("title", "character varying", 65535)
+SHORT = Column("level", "character varying", 4)
+INT = Column("item_in_session", "integer")
+BIG = Column("session_id", "bigint")
+FLOAT = Column("length", "double precision")
+TS = Column("ts", "timestamp without time zone")
+
+
+@pytest.mark.parametrize(
+    ("expression", "steps"),
+    [
+        ("$['artist']", ("artist",)),
+        ('$["userId"]', ("userId",)),
+        ("$.a.b", ("a", "b")),
+        ("$['a'][0]['b']", ("a", 0, "b")),
+    ],
+)
+def test_json_path_parsing(expression, steps):
+    assert parse_json_path(expression) == steps
+
+
+@pytest.mark.parametrize("bad", ["artist", "$", "$[?(@.a)]", "$..a"])
+def test_json_path_rejects_what_redshift_rejects(bad):
+    with pytest.raises(ValueError, match="JSONPath"):
+        parse_json_path(bad)
+
+
+def test_jsonpaths_file_maps_positionally():
+    paths = parse_jsonpaths_file(b'{"jsonpaths": ["$[\'b\']", "$[\'a\']"]}')
+    reader = JsonRecordReader([Column("x", "text"), Column("y", "text")], paths)
+    assert reader.parse_line(b'{"a": "A", "b": "B"}') == ("B", "A")
+
+
+def test_jsonpaths_count_must_match_columns():
+    with pytest.raises(ValueError, match="2 expressions but the staging table has 1"):
+        JsonRecordReader([TEXT], [("a",), ("b",)])
+
+
+def test_auto_mapping_is_by_column_name_ignoring_case():
+    reader = JsonRecordReader([Column("artist_id", "text"), Column("year", "integer")], None)
+    assert reader.parse_line(b'{"ARTIST_ID": "AR1", "year": 1999, "extra": 1}') == ("AR1", 1999)
+    assert reader.parse_line(b"{}") == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(311, "311"), (4.6, "4.6"), (True, "true"), ("tab\there", "tab\there"), ("\\N", "\\N"), ("Beyoncé", "Beyoncé")],
+)
+def test_text_columns_take_numbers_as_text_and_keep_every_character(value, expected):
+    assert JsonRecordReader([TEXT], [("v",)]).row({"v": value}) == (expected,)
+
+
+def test_integers_accept_integral_floats_and_numeric_strings():
+    reader = JsonRecordReader([INT, BIG], [("a",), ("b",)])
+    assert reader.row({"a": 3.0, "b": "1541016707796"}) == (3, 1541016707796)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        (INT, 1.5, "invalid integer"),
+        (INT, "x", "invalid integer"),
+        (INT, 2**31, "out of range"),
+        (INT, True, "boolean"),
+        (FLOAT, "abc", "invalid number"),
+        (SHORT, "premium", "exceed"),
+        (TEXT, "a\x00b", "NUL"),
+        (TS, "yesterday", "epoch milliseconds"),
+    ],
+)
+def test_values_that_do_not_fit_are_rejected_with_a_reason(column, value, reason):
+    with pytest.raises(RejectedLine, match=reason):
+        JsonRecordReader([column], [("v",)]).row({"v": value})
+
+
+def test_epoch_milliseconds_become_exact_utc_timestamps():
+    reader = JsonRecordReader([TS], [("ts",)])
+    assert reader.row({"ts": 1541105830796}) == (datetime(2018, 11, 1, 20, 57, 10, 796000),)
+    assert reader.row({"ts": 1541105830796.0}) == (datetime(2018, 11, 1, 20, 57, 10, 796000),)
+
+
+def test_malformed_json_and_non_objects_are_rejected():
+    reader = JsonRecordReader([TEXT], [("v",)])
+    with pytest.raises(RejectedLine, match="malformed JSON"):
+        reader.parse_line(b'{"v": "unterminated')
+    with pytest.raises(RejectedLine, match="expected a JSON object"):
+        reader.parse_line(b"[1, 2]")
+
+
+def test_iter_lines_splits_across_chunks_and_keeps_blank_lines_numbered():
+    chunks = [b'{"a":1}\n{"a"', b":2}\r\n\n", b'{"a":3}']
+    assert list(iter_lines(chunks)) == [b'{"a":1}', b'{"a":2}', b"", b'{"a":3}']
+
+
+def test_prefetch_keeps_input_order():
+    assert [r for _, r in prefetch(range(50), lambda i: i * i, workers=4, window=6)] == [i * i for i in range(50)]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Redshift COPY
+# ------------------------------------------------------------------------------------------------------------------
+def copy_kwargs(**overrides):
+    kwargs = dict(
+        table_sql='"stage_incoming"',
+        columns_sql='"artist", "ts"',
+        s3_uri="s3://udacity-dend/log_data/2018/11/2018-11-15-events.json",
+        credentials=CopyCredentials(iam_role="arn:aws:iam::123456789012:role/dwhRole"),
+        region="us-west-2",
+        json_paths_uri="s3://udacity-dend/log_json_path.json",
+        epoch_millis=True,
+        max_errors=0,
+    )
+    kwargs.update(overrides)
+    return kwargs
+
+
+def test_copy_with_jsonpaths_role_and_epochmillis():
+    text = redshift_copy_sql(**copy_kwargs())
+    assert text.splitlines() == [
+        'COPY "stage_incoming" ("artist", "ts")',
+        "FROM 's3://udacity-dend/log_data/2018/11/2018-11-15-events.json'",
+        "IAM_ROLE 'arn:aws:iam::123456789012:role/dwhRole'",
+        "REGION 'us-west-2'",
+        "FORMAT AS JSON 's3://udacity-dend/log_json_path.json'",
+        "TIMEFORMAT 'epochmillisecs'",
+        "STATUPDATE OFF COMPUPDATE OFF",
+    ]
+
+
+def test_copy_auto_with_max_errors():
+    text = redshift_copy_sql(**copy_kwargs(json_paths_uri=None, max_errors=5, epoch_millis=False))
+    assert "FORMAT AS JSON 'auto'" in text
+    assert "MAXERROR 5" in text
+    assert "TIMEFORMAT" not in text
+
+
+def test_copy_key_credentials_are_redacted_in_the_logged_text():
+    creds = CopyCredentials(access_key_id="AKIDEXAMPLE", secret_access_key="s3cr3t/Key+=", session_token="tok")
+    real = redshift_copy_sql(**copy_kwargs(credentials=creds))
+    logged = redshift_copy_sql(**copy_kwargs(credentials=creds), redacted=True)
+    assert "SECRET_ACCESS_KEY 's3cr3t/Key+='" in real
+    for secret in ("s3cr3t", "AKIDEXAMPLE", "tok'"):
+        assert secret not in logged
+    assert "ACCESS_KEY_ID '***' SECRET_ACCESS_KEY '***' SESSION_TOKEN '***'" in logged
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"s3_uri": "s3://bucket/it's'; DROP TABLE users; --"},
+        {"s3_uri": "https://example.com/x"},
+        {"region": "us-west-2'; --"},
+        {"credentials": CopyCredentials(iam_role="arn:aws:iam::1:role/x")},
+        {"credentials": CopyCredentials()},
+    ],
+)
+def test_copy_refuses_values_that_are_not_what_they_claim(overrides):
+    with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
+        redshift_copy_sql(**copy_kwargs(**overrides))
+
+
+def test_generated_copy_parses_as_redshift_sql():
+    import sqlfluff
+
+    for kwargs in (copy_kwargs(), copy_kwargs(json_paths_uri=None, max_errors=10)):
+        text = redshift_copy_sql(**kwargs)
+        parsed = sqlfluff.parse(text, dialect="redshift")
+        assert "unparsable" not in str(parsed), text

@@ -1,0 +1,313 @@
+"""The embedded default's local stack: PostgreSQL (warehouse + Airflow metadata DB) and the moto S3 server.
+
+Usage: python -m tools.stack up|down|status|env
+
+Everything lives under ``.local/`` in the project (git-ignored). Both servers listen on 127.0.0.1 only,
+are started in the background and stopped by PID; ``up`` and ``down`` are idempotent. When invoked as
+root, PostgreSQL runs as the ``postgres`` user (it refuses to run as root).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / ".local"
+VENV_BIN = Path(sys.executable).parent
+
+PG_HOST = "127.0.0.1"
+PG_PORT = int(os.environ.get("SPARKIFY_PG_PORT", "55432"))
+S3_PORT = int(os.environ.get("SPARKIFY_S3_PORT", "55433"))
+PG_USER = "sparkify"
+PG_PASSWORD = "sparkify"  # local, loopback-only development credentials
+WAREHOUSE_DB = "warehouse"
+AIRFLOW_DB = "airflow"
+BUCKET = os.environ.get("SPARKIFY_BUCKET", "sparkify")
+REGION = "us-west-2"
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]))
+    if found:
+        return found[-1]
+    which = shutil.which(name)
+    if which:
+        return which
+    sys.exit(f"PostgreSQL's {name} was not found (looked in /usr/lib/postgresql/*/bin and PATH)")
+
+
+def _as_pg(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if _as_root() else cmd
+
+
+def _postgres_can_reach(path: Path) -> bool:
+    if not _as_root():
+        return True
+    return subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(path)]).returncode == 0
+
+
+def pg_data_dir() -> Path:
+    """The cluster's data directory: ``.local/pg`` unless the postgres user cannot reach the project."""
+    LOCAL.mkdir(exist_ok=True)
+    if _postgres_can_reach(LOCAL):
+        return LOCAL / "pg"
+    # e.g. a clone inside a mode-700 temp dir: keep the data outside, keyed by the project path.
+    digest = hashlib.sha1(str(ROOT).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"sparkify-pg-{digest}"
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _wait_port(port: int, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _port_open(port):
+            return
+        time.sleep(0.1)
+    sys.exit(f"{what} did not open 127.0.0.1:{port} within {timeout:.0f} s (see {LOCAL / 'logs'})")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+
+
+def _psql(sql: str, db: str = "postgres") -> str:
+    data = pg_data_dir()
+    out = subprocess.run(
+        _as_pg(
+            [
+                _pg_bin("psql"),
+                "-h",
+                str(data),
+                "-p",
+                str(PG_PORT),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-XAtq",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ]
+        ),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+def pg_up() -> None:
+    data = pg_data_dir()
+    logs = LOCAL / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        if _as_root():
+            shutil.chown(data, "postgres", "postgres")
+        data.chmod(0o700)
+        subprocess.run(
+            _as_pg(
+                [
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+    log = data / "server.log"  # inside the data dir so the postgres user can write it
+    pid = _read_pid(data / "postmaster.pid")
+    if pid and _pid_alive(pid) and _port_open(PG_PORT):
+        print(f"postgres already running (pid {pid}) on {PG_HOST}:{PG_PORT}")
+    else:
+        opts = f"-c listen_addresses={PG_HOST} -p {PG_PORT} -k {data} -c fsync=off -c max_connections=200"
+        subprocess.run(
+            _as_pg([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"]),
+            check=True,
+            capture_output=True,
+        )
+        print(f"postgres started on {PG_HOST}:{PG_PORT} (data {data})")
+    _ensure_roles_and_dbs()
+
+
+def _ensure_roles_and_dbs() -> None:
+    if _psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_USER}'") != "1":
+        _psql(f"CREATE ROLE {PG_USER} LOGIN CREATEDB PASSWORD '{PG_PASSWORD}'")
+    for db in (WAREHOUSE_DB, AIRFLOW_DB):
+        if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
+            _psql(f"CREATE DATABASE {db} OWNER {PG_USER}")
+
+
+def pg_down() -> None:
+    data = pg_data_dir()
+    pid = _read_pid(data / "postmaster.pid")
+    if pid and _pid_alive(pid):
+        subprocess.run(
+            _as_pg([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), check=False, capture_output=True
+        )
+        _wait_gone(pid, "postgres")
+        print("postgres stopped")
+    else:
+        print("postgres not running")
+
+
+def _wait_gone(pid: int, what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while _pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        print(f"{what} (pid {pid}) did not stop in {timeout:.0f} s: killed")
+
+
+S3_PIDFILE = LOCAL / "s3.pid"
+
+
+def s3_up() -> None:
+    pid = _read_pid(S3_PIDFILE)
+    if pid and _pid_alive(pid) and _port_open(S3_PORT):
+        print(f"S3 emulator already running (pid {pid}) on 127.0.0.1:{S3_PORT}")
+        return
+    if _port_open(S3_PORT):
+        sys.exit(f"127.0.0.1:{S3_PORT} is in use by another program; set SPARKIFY_S3_PORT")
+    logs = LOCAL / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "s3.log", "ab") as out:
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(S3_PORT)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    S3_PIDFILE.write_text(f"{proc.pid}\n")
+    _wait_port(S3_PORT, "the S3 emulator")
+    print(f"S3 emulator (moto) started on 127.0.0.1:{S3_PORT} (pid {proc.pid})")
+
+
+def s3_down() -> None:
+    pid = _read_pid(S3_PIDFILE)
+    if pid and _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        _wait_gone(pid, "S3 emulator")
+        print("S3 emulator stopped")
+    else:
+        print("S3 emulator not running")
+    S3_PIDFILE.unlink(missing_ok=True)
+
+
+def env() -> dict[str, str]:
+    """Environment for Airflow and psql against the local stack (connections come from here)."""
+    import json
+
+    airflow_db = f"postgresql+psycopg2://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/{AIRFLOW_DB}"
+    aws = {
+        "conn_type": "aws",
+        "login": "testing",  # moto accepts any key pair
+        "password": "testing",
+        "extra": {"endpoint_url": f"http://127.0.0.1:{S3_PORT}", "region_name": REGION},
+    }
+    return {
+        "AIRFLOW_HOME": str(LOCAL / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_db,
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(LOCAL / "airflow" / "logs"),
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws),
+        "AIRFLOW_CONN_REDSHIFT": f"postgres://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/{WAREHOUSE_DB}",
+        "SPARKIFY_BUCKET": BUCKET,
+        "WAREHOUSE_DSN": f"postgresql://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/{WAREHOUSE_DB}",
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), str(ROOT / "plugins")) if p),
+    }
+
+
+def airflow_db_up() -> None:
+    """Create/upgrade Airflow's metadata DB (idempotent; fast when already migrated)."""
+    e = {**os.environ, **env()}
+    Path(e["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    marker = LOCAL / "airflow" / ".migrated"
+    if marker.exists() and marker.read_text() == _airflow_version():
+        return
+    subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=e, check=True, stdout=subprocess.DEVNULL)
+    marker.write_text(_airflow_version())
+    print("airflow metadata DB migrated")
+
+
+def _airflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("apache-airflow")
+
+
+def main(argv: list[str]) -> None:
+    cmd = argv[1] if len(argv) > 1 else "status"
+    if cmd == "up":
+        pg_up()
+        s3_up()
+        airflow_db_up()
+    elif cmd == "down":
+        s3_down()
+        pg_down()
+    elif cmd == "status":
+        pid = _read_pid(pg_data_dir() / "postmaster.pid")
+        print(f"postgres: {'up' if pid and _pid_alive(pid) and _port_open(PG_PORT) else 'down'} ({PG_PORT})")
+        pid = _read_pid(S3_PIDFILE)
+        print(f"s3: {'up' if pid and _pid_alive(pid) and _port_open(S3_PORT) else 'down'} ({S3_PORT})")
+    elif cmd == "env":
+        for key, value in env().items():
+            print(f"export {key}={shlex.quote(value)}")
+    else:
+        sys.exit(f"usage: python -m tools.stack up|down|status|env (got {cmd!r})")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,79 @@
+"""Real Airflow runs (`airflow dags test`) on the local stack: one hour, and two hours at the same time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import ROOT, load_dag, run_tasks, utc
+
+pytestmark = pytest.mark.integration
+
+AIRFLOW = str(ROOT / ".venv" / "bin" / "airflow")
+
+
+@pytest.fixture(scope="module")
+def airflow_db(local_stack):
+    from tools import stack
+
+    stack.airflow_db_up()
+
+
+def dags_test(logical_date: str, conn_uri: str, bucket: str) -> subprocess.Popen:
+    env = {**os.environ, "AIRFLOW_CONN_REDSHIFT": conn_uri, "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket}
+    return subprocess.Popen(
+        [AIRFLOW, "dags", "test", "sparkify_etl", logical_date],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen) -> str:
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out[-4000:]
+    assert "state=success" in out, out[-4000:]
+    return out
+
+
+def test_dags_test_processes_the_hour_starting_at_the_logical_date(airflow_db, generated_bucket, new_warehouse):
+    wh = new_warehouse("dagstest")
+    out = finish(dags_test("2018-11-15T16:00:00+00:00", wh.conn_uri, generated_bucket))
+    assert "data_interval_start=2018-11-15 16:00:00+00:00, data_interval_end=2018-11-15 17:00:00+00:00" in out
+    outside = wh.scalar(
+        "SELECT COUNT(*) FROM songplays WHERE start_time < '2018-11-15 16:00' OR start_time >= '2018-11-15 17:00'"
+    )
+    assert outside == 0
+    assert wh.scalar("SELECT COUNT(*) FROM songplays") > 0
+    assert "staged " in out  # the task logs say what happened, with counts
+    assert "rows selected" in out
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [
+        ("2018-11-15T16:00:00+00:00", "2018-11-15T17:00:00+00:00"),
+        ("2018-11-15T23:00:00+00:00", "2018-11-16T00:00:00+00:00"),
+    ],
+    ids=["same-day", "across-midnight"],
+)
+def test_two_hours_at_once_equal_one_after_the_other(airflow_db, generated_bucket, new_warehouse, hours):
+    concurrent = new_warehouse("concurrent")
+    procs = [dags_test(h, concurrent.conn_uri, generated_bucket) for h in hours]
+    for proc in procs:
+        finish(proc)
+
+    sequential = new_warehouse("sequential")
+    os.environ["AIRFLOW_CONN_REDSHIFT"] = sequential.conn_uri  # restored by new_warehouse's monkeypatch
+    dag = load_dag()
+    for h in hours:
+        start = utc(int(h[:4]), int(h[5:7]), int(h[8:10]), int(h[11:13]))
+        run_tasks(dag, start, start + timedelta(hours=1), bucket=generated_bucket)
+
+    got, want = concurrent.snapshot(), sequential.snapshot()
+    assert got == want
+    assert len(want["songplays"]) > 0

@@ -32,7 +32,8 @@ up: $(STAMP)  ## start the local stack (PostgreSQL + S3 emulator) in the backgro
 down:  ## stop the local stack by PID; idempotent
 	@if [ -x $(PY) ]; then $(PY) -m tools.stack down; fi
 
-env: $(STAMP)  ## print shell exports: eval "$$(make -s env)"
+env: $(STAMP)  ## start the stack if needed and print shell exports: eval "$$(make -s env)"
+	@$(PY) -m tools.stack up >&2
 	@$(PY) -m tools.stack env
 
 seed: up  ## upload DATA (default: generated data) into the emulated bucket

@@ -5,7 +5,9 @@ Every run covers one **data interval** `[data_interval_start, data_interval_end)
 
 1. **begin** ensures the warehouse tables exist (idempotent DDL).
 2. **stage_events** stages the day's activity log `log_data/YYYY/MM/YYYY-MM-DD-events.json` (the day of the
-   interval) into `staging_events`; **stage_songs** stages every `song_data/` object into `staging_songs`.
+   interval) into `staging_events`; **stage_songs** stages the `song_data/` objects that are new or changed
+   since the last successful load (tracked by key and ETag) into `staging_songs` — trigger with
+   `full_reload_songs: true` to re-stage them all.
 3. **load_songplays** upserts the interval's `NextSong` events into the `songplays` fact.
 4. **load_users / load_songs / load_artists / load_time** upsert the dimensions.
 5. **run_quality_checks** checks the interval's rows; **end** marks the run complete.
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param
 
 from sparkify.operators import (
     CreateTablesOperator,
@@ -88,6 +90,11 @@ with DAG(
     max_active_runs=4,
     template_searchpath=[str(SQL_DIR)],
     tags=["sparkify", "warehouse"],
+    params={
+        "full_reload_songs": Param(
+            False, type="boolean", description="Re-stage every song object instead of only new or changed ones"
+        )
+    },
 ) as dag:
     begin = CreateTablesOperator(task_id="begin")
 
@@ -106,6 +113,9 @@ with DAG(
         s3_key="song_data/",
         json_paths="auto",
         json_layout="document",
+        incremental=True,
+        key_columns=["song_id"],
+        full_reload="{{ params.full_reload_songs }}",
     )
 
     load_songplays = LoadFactOperator(

@@ -156,7 +156,9 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def run_tasks(dag, start: datetime, end: datetime, bucket: str, task_ids: list[str] | None = None) -> dict:
+def run_tasks(
+    dag, start: datetime, end: datetime, bucket: str, task_ids: list[str] | None = None, params: dict | None = None
+) -> dict:
     """Render and execute the DAG's tasks (in topological order) for the interval [start, end).
 
     The same operators, SQL and templates as a real run; only the scheduler is left out, so a test can use any
@@ -174,6 +176,7 @@ def run_tasks(dag, start: datetime, end: datetime, bucket: str, task_ids: list[s
             "ds": start.strftime("%Y-%m-%d"),
             "run_id": f"test__{start.isoformat()}",
             "var": {"value": _Vars({"sparkify_s3_bucket": bucket})},
+            "params": {**dag.params.dump(), **(params or {})},
             "task": op,
         }
         op.render_template_fields(context)

@@ -190,9 +190,18 @@ def pg_down() -> None:
             _as_pg([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), check=False, capture_output=True
         )
         _wait_gone(pid, "postgres")
+        _wait_port_free(PG_PORT, "postgres")
         print("postgres stopped")
     else:
         print("postgres not running")
+
+
+def _wait_port_free(port: int, what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while _port_open(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _port_open(port):
+        print(f"warning: 127.0.0.1:{port} is still bound after stopping {what}", file=sys.stderr)
 
 
 def _wait_gone(pid: int, what: str, timeout: float = 20) -> None:
@@ -236,6 +245,7 @@ def s3_down() -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
         _wait_gone(pid, "S3 emulator")
+        _wait_port_free(S3_PORT, "the S3 emulator")
         print("S3 emulator stopped")
     else:
         print("S3 emulator not running")

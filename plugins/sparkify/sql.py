@@ -47,6 +47,38 @@ def idents(names: list[str] | tuple[str, ...], what: str = "column") -> sql.Comp
     return sql.SQL(", ").join(ident(n, what) for n in names)
 
 
+def insert_values(table: str, columns: list[str], rows: list[tuple]) -> tuple[str, dict]:
+    """A multi-row ``INSERT … VALUES`` with every value bound (works on Redshift and PostgreSQL alike)."""
+    params: dict[str, object] = {}
+    tuples = []
+    for i, row in enumerate(rows):
+        names = [f"r{i}_{j}" for j in range(len(columns))]
+        params.update(zip(names, row, strict=True))
+        tuples.append(sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder(n) for n in names)))
+    statement = sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
+        ident(table, "table"), idents(columns), sql.SQL(", ").join(tuples)
+    )
+    return render(statement), params
+
+
+def delete_where_in(table: str, column: str, values: list, equal: dict[str, object]) -> tuple[str, dict]:
+    """``DELETE FROM table WHERE a = … AND column IN (…)`` with every value bound."""
+    params: dict[str, object] = {f"eq{i}": v for i, v in enumerate(equal.values())}
+    params.update({f"in{i}": v for i, v in enumerate(values)})
+    conditions = [sql.SQL("{} = {}").format(ident(k, "column"), sql.Placeholder(f"eq{i}")) for i, k in enumerate(equal)]
+    conditions.append(
+        sql.SQL("{} IN ({})").format(
+            ident(column, "column"), sql.SQL(", ").join(sql.Placeholder(f"in{i}") for i in range(len(values)))
+        )
+    )
+    statement = sql.SQL("DELETE FROM {} WHERE {}").format(ident(table, "table"), sql.SQL(" AND ").join(conditions))
+    return render(statement), params
+
+
+def chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def render(statement: sql.Composable) -> str:
     """The SQL text of a composed statement (identifiers only; values stay bound parameters)."""
     return statement.as_string(None)

@@ -301,6 +301,7 @@ def redshift_copy_sql(
     json_paths_uri: str | None,
     epoch_millis: bool,
     max_errors: int,
+    manifest: bool = False,
     redacted: bool = False,
 ) -> str:
     """Redshift ``COPY`` of JSON under ``s3_uri`` into a table (already-quoted table and column list).
@@ -319,6 +320,8 @@ def redshift_copy_sql(
     if epoch_millis:
         lines.append("TIMEFORMAT 'epochmillisecs'")
     lines.append("STATUPDATE OFF COMPUPDATE OFF")
+    if manifest:
+        lines.append("MANIFEST")
     if max_errors:
         lines.append(f"MAXERROR {int(max_errors)}")
     return "\n".join(lines)

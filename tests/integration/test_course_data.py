@@ -169,8 +169,16 @@ def hourly_warehouse(course_bucket, admin_dsn):
         wh.drop()
 
 
-HOURLY_TASKS = ["stage_events", "load_songplays", "load_users", "load_songs", "load_artists", "load_time",
-                "run_quality_checks"]  # fmt: skip
+HOURLY_TASKS = [
+    "stage_events",
+    "stage_songs",
+    "load_songplays",
+    "load_users",
+    "load_songs",
+    "load_artists",
+    "load_time",
+    "run_quality_checks",
+]
 
 
 @pytest.mark.parametrize("hour", CHOSEN_HOURS, ids=lambda h: h.strftime("%Y-%m-%dT%H"))

@@ -154,6 +154,14 @@ def test_copy_auto_with_max_errors():
     assert "TIMEFORMAT" not in text
 
 
+def test_copy_of_exact_keys_through_a_manifest():
+    text = redshift_copy_sql(
+        **copy_kwargs(s3_uri="s3://bucket/sparkify-manifests/sparkify_etl/run/stage_songs.manifest", manifest=True)
+    )
+    assert "FROM 's3://bucket/sparkify-manifests/sparkify_etl/run/stage_songs.manifest'" in text
+    assert text.splitlines()[-1] == "MANIFEST"
+
+
 def test_copy_key_credentials_are_redacted_in_the_logged_text():
     creds = CopyCredentials(access_key_id="AKIDEXAMPLE", secret_access_key="s3cr3t/Key+=", session_token="tok")
     real = redshift_copy_sql(**copy_kwargs(credentials=creds))
@@ -182,7 +190,7 @@ def test_copy_refuses_values_that_are_not_what_they_claim(overrides):
 def test_generated_copy_parses_as_redshift_sql():
     import sqlfluff
 
-    for kwargs in (copy_kwargs(), copy_kwargs(json_paths_uri=None, max_errors=10)):
+    for kwargs in (copy_kwargs(), copy_kwargs(json_paths_uri=None, max_errors=10, manifest=True)):
         text = redshift_copy_sql(**kwargs)
         parsed = sqlfluff.parse(text, dialect="redshift")
         assert "unparsable" not in str(parsed), text

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 INCOMING = "sparkify_incoming"
+CHANGED = "sparkify_changed"
 
 
 def interval_parameters(context: Any) -> dict[str, datetime]:
@@ -90,14 +91,16 @@ class _LoadTableOperator(BaseOperator):
             counts = load_table(cur, warehouse, self.table, self.sql, params, self.mode, self.key_columns)
         counts["seconds"] = round(time.monotonic() - started, 3)
         self.log.info(
-            "%s (%s) for [%s, %s): %s rows selected → %s inserted, %s replaced%s in %.2f s; table now %s rows",
+            "%s (%s) for [%s, %s): %s rows selected → %s inserted, %s updated, %s unchanged%s in %.2f s; "
+            "table now %s rows",
             self.table,
             self.mode,
             params["data_interval_start"],
             params["data_interval_end"],
             f"{counts['selected']:,}",
             f"{counts['inserted']:,}",
-            f"{counts['replaced']:,}",
+            f"{counts['updated']:,}",
+            f"{counts['unchanged']:,}",
             f", {counts['deleted']:,} deleted first" if self.mode == "truncate-insert" else "",
             counts["seconds"],
             f"{counts['table_rows']:,}",
@@ -114,38 +117,53 @@ def load_table(
     mode: str,
     key_columns: Sequence[str],
 ) -> dict[str, int]:
-    """Apply ``select_sql`` to ``table`` with ``mode`` inside the caller's transaction; return row counts."""
-    target, incoming = ident(table, "table"), ident(INCOMING)
+    """Apply ``select_sql`` to ``table`` with ``mode`` inside the caller's transaction; return row counts.
+
+    In ``upsert`` mode, selected rows identical to a row already in the table are left alone: an interval with
+    nothing new writes nothing.
+    """
+    target, incoming, changed = ident(table, "table"), ident(INCOMING), ident(CHANGED)
     cur.execute(render(warehouse.lock_table(table)))
     cur.execute(render(sql.SQL("CREATE TEMP TABLE {} AS ").format(incoming)) + select_sql, params)
     cur.execute(render(sql.SQL("SELECT * FROM {} LIMIT 0").format(incoming)))
-    columns = [d[0] for d in cur.description]
-    cur.execute(render(sql.SQL("SELECT COUNT(*) FROM {}").format(incoming)))
-    selected = cur.fetchone()[0]
-    deleted = replaced = 0
+    cols = idents([d[0] for d in cur.description])
+    selected = _count(cur, incoming)
+    source, deleted, replaced = incoming, 0, 0
     if mode == "truncate-insert":
         cur.execute(render(sql.SQL("DELETE FROM {}").format(target)))
         deleted = max(cur.rowcount, 0)
     elif mode == "upsert":
+        cur.execute(
+            render(
+                sql.SQL("CREATE TEMP TABLE {} AS SELECT {} FROM {} EXCEPT SELECT {} FROM {}").format(
+                    changed, cols, incoming, cols, target
+                )
+            )
+        )
+        source = changed
         match = sql.SQL(" AND ").join(
-            sql.SQL("{}.{} = {}.{}").format(target, ident(k, "key column"), incoming, ident(k, "key column"))
+            sql.SQL("{}.{} = {}.{}").format(target, ident(k, "key column"), changed, ident(k, "key column"))
             for k in key_columns
         )
-        cur.execute(render(sql.SQL("DELETE FROM {} USING {} WHERE {}").format(target, incoming, match)))
+        cur.execute(render(sql.SQL("DELETE FROM {} USING {} WHERE {}").format(target, changed, match)))
         replaced = max(cur.rowcount, 0)
-    cols = idents(columns)
-    cur.execute(render(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, cols, cols, incoming)))
-    inserted = max(cur.rowcount, 0)
-    cur.execute(render(sql.SQL("DROP TABLE {}").format(incoming)))
-    cur.execute(render(sql.SQL("SELECT COUNT(*) FROM {}").format(target)))
-    table_rows = cur.fetchone()[0]
+    cur.execute(render(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, cols, cols, source)))
+    written = max(cur.rowcount, 0)
+    for temp in (incoming, changed) if source is changed else (incoming,):
+        cur.execute(render(sql.SQL("DROP TABLE {}").format(temp)))
     return {
         "selected": selected,
-        "inserted": inserted - replaced,
-        "replaced": replaced,
+        "unchanged": selected - written if mode == "upsert" else 0,
+        "inserted": written - replaced,
+        "updated": replaced,
         "deleted": deleted,
-        "table_rows": table_rows,
+        "table_rows": _count(cur, target),
     }
+
+
+def _count(cur: Any, table: sql.Composable) -> int:
+    cur.execute(render(sql.SQL("SELECT COUNT(*) FROM {}").format(table)))
+    return cur.fetchone()[0]
 
 
 class LoadFactOperator(_LoadTableOperator):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
-from sparkify.sql import ident, idents, read_sql, render, validate_identifier
+from sparkify.sql import chunks, delete_where_in, ident, idents, insert_values, read_sql, render, validate_identifier
 from sparkify.staging import (
     STAGED_FROM,
     Column,
@@ -30,6 +31,20 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 LAYOUTS = ("lines", "document")
+STAGE_INCOMING = "stage_incoming"  # temp table: rows of this run before they replace staged rows by key
+STAGE_COPY = "stage_copy"  # temp table: Redshift COPY's landing place (COPY cannot fill staged_from)
+
+
+@dataclass(frozen=True)
+class S3Object:
+    location: str  # the key or prefix that named it
+    key: str
+    size: int
+    etag: str
+
+
+def _truthy(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes", "on")
 
 
 class StageToRedshiftOperator(BaseOperator):
@@ -66,9 +81,17 @@ class StageToRedshiftOperator(BaseOperator):
     :param aws_conn_id: the AWS connection (S3 access; ``role_arn``/keys for Redshift COPY).
     :param region: the bucket's region for Redshift COPY (default: the AWS connection's region).
     :param fetch_workers: PostgreSQL path: how many objects to download concurrently.
+    :param incremental: stage only objects that are new or changed (by ETag) since the last successful load,
+        tracked per key in ``staged_objects`` in the same transaction as the load; an unchanged source lists
+        the prefix and reads nothing. Staged records replace staged records with the same ``key_columns``.
+        On Redshift, COPY reads exactly those keys through a manifest written under ``manifest_prefix``.
+    :param key_columns: the identity of a staged record (required with ``incremental``), e.g. ``("song_id",)``.
+    :param full_reload: with ``incremental``: empty the staging table and the tracking, and stage every object
+        again. (templated: ``"{{ params.full_reload }}"`` works)
+    :param manifest_prefix: where Redshift COPY manifests go, in ``s3_bucket`` (needs write access).
     """
 
-    template_fields: Sequence[str] = ("s3_bucket", "s3_key", "json_paths")
+    template_fields: Sequence[str] = ("s3_bucket", "s3_key", "json_paths", "full_reload")
     ui_color = "#358140"
 
     def __init__(
@@ -84,6 +107,10 @@ class StageToRedshiftOperator(BaseOperator):
         aws_conn_id: str = "aws_default",
         region: str | None = None,
         fetch_workers: int = 16,
+        incremental: bool = False,
+        key_columns: Sequence[str] = (),
+        full_reload: bool | str = False,
+        manifest_prefix: str = "sparkify-manifests/",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -97,12 +124,18 @@ class StageToRedshiftOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.region = region
         self.fetch_workers = fetch_workers
+        self.incremental = incremental
+        self.key_columns = tuple(key_columns)
+        self.full_reload = full_reload
+        self.manifest_prefix = manifest_prefix
 
     # ----------------------------------------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, int]:
         validate_identifier(self.table, "table")
         if self.json_layout not in LAYOUTS:
             raise AirflowFailException(f"json_layout must be one of {LAYOUTS}, got {self.json_layout!r}")
+        if self.incremental and not self.key_columns:
+            raise AirflowFailException("incremental staging needs key_columns (the identity of a staged record)")
         try:
             warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
             get_connection(self.aws_conn_id)
@@ -115,52 +148,82 @@ class StageToRedshiftOperator(BaseOperator):
         client = s3.get_conn()
         started = time.monotonic()
         locations = [self.s3_key] if isinstance(self.s3_key, str) else list(self.s3_key)
-        objects = {loc: self._objects_at(client, loc) for loc in locations}
-        n_objects = sum(len(keys) for keys in objects.values())
-        n_bytes = sum(size for keys in objects.values() for _, size in keys)
+        listed = [obj for loc in locations for obj in self._objects_at(client, loc)]
+        full_reload = _truthy(self.full_reload)
+        target = ident(self.table, "table")
 
         with warehouse.transaction() as cur:
             columns = self._data_columns(cur)
             cur.execute(render(warehouse.lock_table(self.table)))
             replaced = 0
-            for loc in locations:
-                cur.execute(
-                    render(sql.SQL("DELETE FROM {} WHERE {} = %(loc)s").format(ident(self.table), ident(STAGED_FROM))),
-                    {"loc": self._uri(loc)},
-                )
-                replaced += max(cur.rowcount, 0)
-            if warehouse.is_redshift:
-                staged, rejected = self._copy_on_redshift(cur, s3, locations, columns)
+            if self.incremental:
+                if full_reload:
+                    cur.execute(render(sql.SQL("DELETE FROM {}").format(target)))
+                    replaced = max(cur.rowcount, 0)
+                    cur.execute(read_sql("catalog/forget_staged_objects.sql"), {"staging_table": self.table})
+                    pending = listed
+                else:
+                    cur.execute(read_sql("catalog/staged_objects.sql"), {"staging_table": self.table})
+                    tracked = dict(cur.fetchall())
+                    pending = [o for o in listed if tracked.get(o.key) != o.etag]
+                destination = STAGE_INCOMING
+                cur.execute(render(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(ident(destination), target)))
             else:
-                staged, rejected = self._stream_into_postgres(cur, client, objects, columns, context)
+                for loc in locations:
+                    cur.execute(
+                        render(sql.SQL("DELETE FROM {} WHERE {} = %(loc)s").format(target, ident(STAGED_FROM))),
+                        {"loc": self._uri(loc)},
+                    )
+                    replaced += max(cur.rowcount, 0)
+                pending, destination = listed, self.table
 
-        elapsed = time.monotonic() - started
+            staged = rejected = 0
+            if pending and warehouse.is_redshift:
+                staged, rejected = self._copy_on_redshift(cur, s3, pending, columns, destination, context)
+            elif pending:
+                staged, rejected = self._stream_into_postgres(cur, client, pending, columns, destination, context)
+
+            if self.incremental:
+                replaced += self._replace_by_key(cur, destination)
+                self._track(cur, pending, context)
+
+        n_bytes = sum(o.size for o in pending)
         self.log.info(
-            "staged %s rows into %s from %s objects (%s) in %.1f s; %s lines rejected; %s previously staged rows "
-            "of the same locations replaced",
+            "staged %s rows into %s from %s of %s listed objects (%s) in %.1f s; %s lines rejected; "
+            "%s previously staged rows replaced%s",
             f"{staged:,}",
             self.table,
-            f"{n_objects:,}",
+            f"{len(pending):,}",
+            f"{len(listed):,}",
             _human_bytes(n_bytes),
-            elapsed,
+            time.monotonic() - started,
             f"{rejected:,}",
             f"{replaced:,}",
+            (" (full reload)" if full_reload else " (incremental: new or changed objects only)")
+            if self.incremental
+            else "",
         )
-        return {"rows_staged": staged, "lines_rejected": rejected, "objects_read": n_objects, "bytes_read": n_bytes}
+        return {
+            "rows_staged": staged,
+            "lines_rejected": rejected,
+            "objects_listed": len(listed),
+            "objects_read": len(pending),
+            "bytes_read": n_bytes,
+        }
 
     # ----------------------------------------------------------------------------------------------------------
     def _uri(self, location: str) -> str:
         return f"s3://{self.s3_bucket}/{location}"
 
-    def _objects_at(self, client: Any, location: str) -> list[tuple[str, int]]:
-        """``(key, size)`` of every object a location names; a clear error when there is none."""
+    def _objects_at(self, client: Any, location: str) -> list[S3Object]:
+        """Every object a location names (a key, or a prefix ending in ``/``); a clear error when there is none."""
         if location.endswith("/"):
-            found: list[tuple[str, int]] = []
+            found: list[S3Object] = []
             for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.s3_bucket, Prefix=location):
-                found.extend((o["Key"], o["Size"]) for o in page.get("Contents", []))
+                found.extend(S3Object(location, o["Key"], o["Size"], o["ETag"]) for o in page.get("Contents", []))
             if not found:
                 raise RuntimeError(f"no objects under {self._uri(location)} — nothing to stage")
-            return sorted(found)
+            return sorted(found, key=lambda o: o.key)
         from botocore.exceptions import ClientError
 
         try:
@@ -172,7 +235,42 @@ class StageToRedshiftOperator(BaseOperator):
                     "the source has not delivered it yet, or the key template does not match the bucket layout"
                 ) from None
             raise
-        return [(location, head["ContentLength"])]
+        return [S3Object(location, location, head["ContentLength"], head["ETag"])]
+
+    def _staged_from(self, obj: S3Object) -> str:
+        """What a row records as its origin: the object itself when incremental, else the requested location."""
+        return self._uri(obj.key if self.incremental else obj.location)
+
+    def _replace_by_key(self, cur: Any, incoming: str) -> int:
+        """Move freshly staged rows in, replacing staged rows with the same key (a changed object's old record)."""
+        target, temp = ident(self.table, "table"), ident(incoming)
+        match = sql.SQL(" AND ").join(
+            sql.SQL("{}.{} = {}.{}").format(target, ident(k, "key column"), temp, ident(k, "key column"))
+            for k in self.key_columns
+        )
+        cur.execute(render(sql.SQL("DELETE FROM {} USING {} WHERE {}").format(target, temp, match)))
+        replaced = max(cur.rowcount, 0)
+        cur.execute(render(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(target, temp)))
+        cur.execute(render(sql.SQL("DROP TABLE {}").format(temp)))
+        return replaced
+
+    def _track(self, cur: Any, staged: list[S3Object], context: Any) -> None:
+        """Record staged objects by key and ETag, in the load's own transaction."""
+        if not staged:
+            return
+        run_id = str(context.get("run_id") or "")
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for chunk in chunks(staged, 1000):
+            cur.execute(
+                *delete_where_in("staged_objects", "s3_key", [o.key for o in chunk], {"staging_table": self.table})
+            )
+            cur.execute(
+                *insert_values(
+                    "staged_objects",
+                    ["staging_table", "s3_key", "etag", "size_bytes", "run_id", "staged_at"],
+                    [(self.table, o.key, o.etag, o.size, run_id, now) for o in chunk],
+                )
+            )
 
     def _data_columns(self, cur: Any) -> list[Column]:
         schema, _, name = self.table.rpartition(".")
@@ -186,7 +284,9 @@ class StageToRedshiftOperator(BaseOperator):
         return data
 
     # ----------------------------------------------------------------------------------------------------------
-    def _stream_into_postgres(self, cur: Any, client: Any, objects: dict, columns: list[Column], context: Any):
+    def _stream_into_postgres(
+        self, cur: Any, client: Any, pending: list[S3Object], columns: list[Column], destination: str, context: Any
+    ) -> tuple[int, int]:
         json_paths = None
         if self.json_paths != "auto":
             body = client.get_object(Bucket=self.s3_bucket, Key=self.json_paths)["Body"].read()
@@ -199,23 +299,21 @@ class StageToRedshiftOperator(BaseOperator):
         except ValueError as exc:
             raise AirflowFailException(f"{self.table}: {exc}") from None
 
-        def fetch(item: tuple[str, str]) -> Any:
-            _, key = item
-            body = client.get_object(Bucket=self.s3_bucket, Key=key)["Body"]
+        def fetch(obj: S3Object) -> Any:
+            body = client.get_object(Bucket=self.s3_bucket, Key=obj.key)["Body"]
             if self.json_layout == "document":
                 return body.read()
             return body  # streamed by the writer, chunk by chunk
 
-        work = [(loc, key) for loc, keys in objects.items() for key, _ in keys]
         window = self.fetch_workers * (8 if self.json_layout == "document" else 1)
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            ident(self.table), idents([c.name for c in columns] + [STAGED_FROM])
+            ident(destination), idents([c.name for c in columns] + [STAGED_FROM])
         )
         staged = 0
         rejections: list[tuple[str, int, str, str]] = []
         with cur.copy(render(copy_sql)) as copy:
-            for (loc, key), payload in prefetch(work, fetch, self.fetch_workers, window):
-                staged_from = self._uri(loc)
+            for obj, payload in prefetch(pending, fetch, self.fetch_workers, window):
+                staged_from = self._staged_from(obj)
                 if self.json_layout == "document":
                     records: Any = [(1, payload)]
                 else:
@@ -226,10 +324,10 @@ class StageToRedshiftOperator(BaseOperator):
                     try:
                         row = reader.parse_line(line)
                     except RejectedLine as exc:
-                        rejections.append((key, line_number, exc.reason, excerpt(line)))
+                        rejections.append((obj.key, line_number, exc.reason, excerpt(line)))
                         if len(rejections) > self.max_errors:
                             raise AirflowFailException(
-                                f"{self._uri(key)} line {line_number}: {exc.reason} "
+                                f"{self._uri(obj.key)} line {line_number}: {exc.reason} "
                                 f"(rejected {len(rejections)} line(s), max_errors={self.max_errors}); "
                                 f"line starts: {excerpt(line)[:80]!r}"
                             ) from None
@@ -237,60 +335,84 @@ class StageToRedshiftOperator(BaseOperator):
                     copy.write_row((*row, staged_from))
                     staged += 1
         if rejections:
-            run_id = str(context.get("run_id") or "")
-            recorded_at = datetime.now(UTC).replace(tzinfo=None)
-            cur.executemany(
-                read_sql("catalog/record_load_error.sql"),
-                [
-                    {
-                        "run_id": run_id,
-                        "staging_table": self.table,
-                        "s3_key": key,
-                        "line_number": n,
-                        "reason": reason[:1024],
-                        "excerpt": text,
-                        "recorded_at": recorded_at,
-                    }
-                    for key, n, reason, text in rejections
-                ],
-            )
-            for key, n, reason, _ in rejections[:20]:
-                self.log.warning("rejected %s line %s: %s", self._uri(key), n, reason)
+            self._record_rejections(cur, rejections, context)
         return staged, len(rejections)
 
+    def _record_rejections(self, cur: Any, rejections: list[tuple[str, int, str, str]], context: Any) -> None:
+        run_id = str(context.get("run_id") or "")
+        recorded_at = datetime.now(UTC).replace(tzinfo=None)
+        cur.executemany(
+            read_sql("catalog/record_load_error.sql"),
+            [
+                {
+                    "run_id": run_id,
+                    "staging_table": self.table,
+                    "s3_key": key,
+                    "line_number": n,
+                    "reason": reason[:1024],
+                    "excerpt": text,
+                    "recorded_at": recorded_at,
+                }
+                for key, n, reason, text in rejections
+            ],
+        )
+        for key, n, reason, _ in rejections[:20]:
+            self.log.warning("rejected %s line %s: %s", self._uri(key), n, reason)
+
     # ----------------------------------------------------------------------------------------------------------
-    def _copy_on_redshift(self, cur: Any, s3: Any, locations: list[str], columns: list[Column]):
+    def _copy_on_redshift(
+        self, cur: Any, s3: Any, pending: list[S3Object], columns: list[Column], destination: str, context: Any
+    ) -> tuple[int, int]:
+        """Redshift COPY: per requested location, or — incremental — exactly the pending keys via a manifest."""
+        if self.incremental:
+            manifest_key = self._write_manifest(s3, pending, context)
+            units = [(self._uri(manifest_key), True)]
+        else:
+            units = [(self._uri(loc), False) for loc in dict.fromkeys(o.location for o in pending)]
         credentials = self._copy_credentials(s3)
         region = self.region or s3.conn_region_name
-        incoming = "stage_incoming"
-        cur.execute(render(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(ident(incoming), ident(self.table))))
-        staged = 0
+        landing = ident(STAGE_COPY)
+        cur.execute(render(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(landing, ident(self.table))))
         data_cols = idents([c.name for c in columns])
-        for loc in locations:
+        staged = 0
+        for source_uri, manifest in units:
             kwargs = dict(
-                table_sql=render(ident(incoming)),
+                table_sql=render(landing),
                 columns_sql=render(data_cols),
-                s3_uri=self._uri(loc),
+                s3_uri=source_uri,
                 credentials=credentials,
                 region=region,
                 json_paths_uri=None if self.json_paths == "auto" else self._uri(self.json_paths),
                 epoch_millis=True,
                 max_errors=self.max_errors,
+                manifest=manifest,
             )
             self.log.info("running on Redshift:\n%s", redshift_copy_sql(**kwargs, redacted=True))
             cur.execute(redshift_copy_sql(**kwargs))  # never logged: it may hold credentials
             cur.execute(
                 render(
-                    sql.SQL("INSERT INTO {} ({}, {}) SELECT {}, %(loc)s FROM {}").format(
-                        ident(self.table), data_cols, ident(STAGED_FROM), data_cols, ident(incoming)
+                    sql.SQL("INSERT INTO {} ({}, {}) SELECT {}, %(staged_from)s FROM {}").format(
+                        ident(destination), data_cols, ident(STAGED_FROM), data_cols, landing
                     )
                 ),
-                {"loc": self._uri(loc)},
+                {"staged_from": source_uri},
             )
             staged += max(cur.rowcount, 0)
-            cur.execute(render(sql.SQL("DELETE FROM {}").format(ident(incoming))))
-        cur.execute(render(sql.SQL("DROP TABLE {}").format(ident(incoming))))
-        return staged, 0  # rejections under MAXERROR are in sys_load_error_detail
+            cur.execute(render(sql.SQL("DELETE FROM {}").format(landing)))
+        cur.execute(render(sql.SQL("DROP TABLE {}").format(landing)))
+        return staged, 0  # rows rejected under MAXERROR are in Redshift's sys_load_error_detail
+
+    def _write_manifest(self, s3: Any, pending: list[S3Object], context: Any) -> str:
+        """A COPY manifest naming exactly the pending objects, under a run-specific key."""
+        import json
+        import re
+
+        run = re.sub(r"[^A-Za-z0-9_.-]", "_", str(context.get("run_id") or "manual"))
+        key = f"{self.manifest_prefix.rstrip('/')}/{self.dag_id}/{run}/{self.task_id}.manifest"
+        entries = [{"url": self._uri(o.key), "mandatory": True} for o in pending]
+        s3.load_string(json.dumps({"entries": entries}), key=key, bucket_name=self.s3_bucket, replace=True)
+        self.log.info("wrote a COPY manifest of %s objects to %s", f"{len(pending):,}", self._uri(key))
+        return key
 
     def _copy_credentials(self, s3: Any) -> CopyCredentials:
         from airflow.sdk.log import mask_secret

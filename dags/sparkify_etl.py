@@ -10,7 +10,10 @@ Every run covers one **data interval** `[data_interval_start, data_interval_end)
    `full_reload_songs: true` to re-stage them all.
 3. **load_songplays** upserts the interval's `NextSong` events into the `songplays` fact.
 4. **load_users / load_songs / load_artists / load_time** upsert the dimensions.
-5. **run_quality_checks** checks the interval's rows; **end** marks the run complete.
+5. **run_quality_checks** runs the checks declared in `sparkify/warehouse_checks.py` (not-null, unique,
+   accepted values, relationships, reconciliation with staging, row counts, freshness) on the interval's
+   facts and on the dimensions; results go to the task log and to the `quality_results` table.
+6. **end** marks the run complete.
 
 The warehouse connection `redshift` decides how staging runs: Redshift `COPY` on Redshift, a streaming
 `COPY FROM STDIN` on PostgreSQL (the embedded default). Re-running an hour leaves every table identical;
@@ -34,42 +37,10 @@ from sparkify.operators import (
     StageToRedshiftOperator,
 )
 from sparkify.timetables import HourlyDataIntervalTimetable
+from sparkify.warehouse_checks import SPARKIFY_CHECKS
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "include" / "sql"
 BUCKET = "{{ var.value.get('sparkify_s3_bucket', 'sparkify') }}"
-INTERVAL = "ts >= %(data_interval_start)s AND ts < %(data_interval_end)s"
-
-QUALITY_CHECKS = [
-    {
-        "name": "songplays_reconcile_with_staged_plays",
-        "sql": "SELECT (SELECT COUNT(*) FROM songplays WHERE start_time >= %(data_interval_start)s"
-        " AND start_time < %(data_interval_end)s) - (SELECT COUNT(DISTINCT CAST(session_id AS VARCHAR) || '-'"
-        f" || CAST(item_in_session AS VARCHAR)) FROM staging_events WHERE page = 'NextSong' AND {INTERVAL})",
-        "expected": 0,
-    },
-    {
-        "name": "time_covers_songplays",
-        "sql": 'SELECT COUNT(*) FROM songplays AS sp LEFT JOIN "time" AS t ON sp.start_time = t.start_time'
-        " WHERE t.start_time IS NULL AND sp.start_time >= %(data_interval_start)s"
-        " AND sp.start_time < %(data_interval_end)s",
-        "expected": 0,
-    },
-    {
-        "name": "users_cover_songplays",
-        "sql": "SELECT COUNT(*) FROM songplays AS sp LEFT JOIN users AS u ON sp.user_id = u.user_id"
-        " WHERE u.user_id IS NULL AND sp.start_time >= %(data_interval_start)s"
-        " AND sp.start_time < %(data_interval_end)s",
-        "expected": 0,
-    },
-    {
-        "name": "users_level_is_free_or_paid",
-        "sql": "SELECT COUNT(*) FROM users WHERE level IS NULL OR level NOT IN ('free', 'paid')",
-        "expected": 0,
-    },
-    {"name": "songs_not_empty", "sql": "SELECT COUNT(*) FROM songs", "expected": 0, "comparison": ">"},
-    {"name": "artists_not_empty", "sql": "SELECT COUNT(*) FROM artists", "expected": 0, "comparison": ">"},
-]
-
 default_args = {
     "owner": "sparkify-data-eng",
     "depends_on_past": False,
@@ -134,7 +105,7 @@ with DAG(
         task_id="load_time", table="time", sql="load/time.sql", mode="upsert", key_columns=["start_time"]
     )
 
-    run_quality_checks = DataQualityOperator(task_id="run_quality_checks", checks=QUALITY_CHECKS)
+    run_quality_checks = DataQualityOperator(task_id="run_quality_checks", checks=SPARKIFY_CHECKS)
     end = EmptyOperator(task_id="end")
 
     begin >> [stage_events, stage_songs] >> load_songplays

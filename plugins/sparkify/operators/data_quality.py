@@ -1,94 +1,133 @@
-"""DataQualityOperator: run declared checks against the warehouse and fail on any that does not hold."""
+"""DataQualityOperator: run declared checks, report them all, store the results, fail on error-severity ones."""
 
 from __future__ import annotations
 
-import operator
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from sparkify.operators.load import interval_parameters
+from sparkify.quality import Check
+from sparkify.sql import insert_values
 from sparkify.warehouse import ConnectionNotConfiguredError, Warehouse
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-COMPARISONS = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
+RESULTS_TABLE = "quality_results"
+RESULT_COLUMNS = [
+    "run_id",
+    "logical_date",
+    "check_name",
+    "severity",
+    "status",
+    "observed",
+    "expected",
+    "checked_at",
+]
 
 
 class DataQualityOperator(BaseOperator):
     """
-    Run data-quality checks: each a SQL query returning one value, compared with an expected value.
+    Run data-quality checks against the warehouse, for the run's data interval.
 
-    Checks are data, declared by the DAG; none are built into the operator. A check is a mapping with
-    ``name``, ``sql`` (one statement; may use ``%(data_interval_start)s`` / ``%(data_interval_end)s``),
-    ``expected`` and optionally ``comparison`` (one of ``==, !=, <, <=, >, >=``; default ``==``).
-    All checks run; the log shows one table of results and the failure names every failed check.
+    Checks are data (:class:`sparkify.quality.Check`, built with the families in :mod:`sparkify.quality`),
+    declared by the DAG; none are built into the operator. Every check runs, even after a failure. The task log
+    shows one table of all results (check, severity, status, observed, expected); the results are also stored
+    in ``quality_results`` (run id, logical date, check, severity, status, observed, expected, checked at).
 
-    :param checks: the checks. (templated)
+    A failed ``error`` check — or one whose query fails — fails the task without retries (the data will not
+    change by retrying) and the message names every failed check; a failed ``warn`` check is only reported.
+
+    :param checks: the checks to run.
     :param redshift_conn_id: the warehouse connection.
+    :param store_results: write the results to ``quality_results`` (default True).
     """
 
-    template_fields: Sequence[str] = ("checks",)
     ui_color = "#89DA59"
 
-    def __init__(self, *, checks: list[dict[str, Any]], redshift_conn_id: str = "redshift", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        checks: Sequence[Check],
+        redshift_conn_id: str = "redshift",
+        store_results: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.checks = checks
+        self.checks = list(checks)
         self.redshift_conn_id = redshift_conn_id
+        self.store_results = store_results
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         if not self.checks:
             raise AirflowFailException("DataQualityOperator was given no checks")
-        for check in self.checks:
-            if check.get("comparison", "==") not in COMPARISONS:
-                raise AirflowFailException(f"check {check.get('name')!r}: unknown comparison {check['comparison']!r}")
+        names = [c.name for c in self.checks]
+        if len(set(names)) != len(names):
+            raise AirflowFailException(f"duplicate check names: {sorted({n for n in names if names.count(n) > 1})}")
         try:
             warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
         except ConnectionNotConfiguredError as exc:
             raise AirflowFailException(str(exc)) from None
-        params = interval_parameters(context)
+        interval = interval_parameters(context)
         started = time.monotonic()
-        results = []
-        with warehouse.transaction() as cur:
-            for check in self.checks:
-                cur.execute(check["sql"], params)
-                row = cur.fetchone()
-                observed = row[0] if row else None
-                comparison = check.get("comparison", "==")
-                passed = observed is not None and COMPARISONS[comparison](observed, check["expected"])
-                results.append(
-                    {
-                        "check": check["name"],
-                        "status": "pass" if passed else "FAIL",
-                        "observed": observed,
-                        "expected": f"{comparison} {check['expected']}",
-                    }
-                )
+        results = [self._run(warehouse, check, interval) for check in self.checks]
+        if self.store_results:
+            self._store(warehouse, results, context)
+
+        failed = [r for r in results if r["status"] in ("fail", "error")]
+        warned = [r for r in results if r["status"] == "warn"]
         self.log.info(
-            "data quality: %s/%s checks passed in %.2f s\n%s",
-            sum(r["status"] == "pass" for r in results),
+            "data quality for [%s, %s): %s passed, %s warned, %s failed of %s checks in %.2f s\n%s",
+            interval["data_interval_start"],
+            interval["data_interval_end"],
+            len(results) - len(failed) - len(warned),
+            len(warned),
+            len(failed),
             len(results),
             time.monotonic() - started,
             format_table(results),
         )
-        failed = [r for r in results if r["status"] != "pass"]
+        for r in warned:
+            self.log.warning("quality warning: %s (observed %s, expected %s)", r["check"], r["observed"], r["expected"])
         if failed:
             raise AirflowFailException(
                 f"{len(failed)} data-quality check(s) failed: "
                 + "; ".join(f"{r['check']} (observed {r['observed']}, expected {r['expected']})" for r in failed)
             )
         return results
+
+    def _run(self, warehouse: Warehouse, check: Check, interval: dict[str, Any]) -> dict[str, Any]:
+        """One check in its own transaction, so a broken query cannot hide the others."""
+        result = {"check": check.name, "severity": check.severity, "status": "", "observed": None,
+                  "expected": check.expectation}  # fmt: skip
+        try:
+            with warehouse.transaction() as cur:
+                cur.execute(check.sql, {**interval, **check.params})
+                row = cur.fetchone()
+            result["observed"] = row[0] if row else None
+            passed = check.passes(result["observed"])
+            result["status"] = "pass" if passed else ("fail" if check.severity == "error" else "warn")
+        except Exception as exc:  # a broken check is a failed check, reported with the rest
+            result["status"] = "error" if check.severity == "error" else "warn"
+            result["observed"] = f"query failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
+        return result
+
+    def _store(self, warehouse: Warehouse, results: list[dict[str, Any]], context: Any) -> None:
+        run_id = str(context.get("run_id") or "")
+        logical = context.get("logical_date") or context.get("data_interval_start")
+        logical = logical.astimezone(UTC).replace(tzinfo=None) if logical and logical.tzinfo else logical
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rows = [
+            (run_id, logical, r["check"], r["severity"], r["status"], str(r["observed"]), r["expected"], now)
+            for r in results
+        ]
+        with warehouse.transaction() as cur:
+            cur.execute(*insert_values(RESULTS_TABLE, RESULT_COLUMNS, rows))
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -98,7 +137,6 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     headers = list(rows[0])
     cells = [[str(r[h]) for h in headers] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    line = "  ".join("-" * w for w in widths)
-    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), line]
-    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     return "\n".join(out)

@@ -13,7 +13,7 @@ START ?= 2018-11-15T00
 END   ?= 2018-11-16T00
 SEED  ?= 42
 
-.PHONY: help install up down env seed demo test lint unit clean
+.PHONY: help install up down airflow env seed demo test lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -29,8 +29,11 @@ install: $(STAMP)  ## build .venv from requirements.lock (pinned; uv)
 up: $(STAMP)  ## start the local stack (PostgreSQL + S3 emulator) in the background; idempotent
 	@$(PY) -m tools.stack up
 
-down:  ## stop the local stack by PID; idempotent
-	@if [ -x $(PY) ]; then $(PY) -m tools.stack down; fi
+down:  ## stop Airflow (if started) and the local stack by PID; idempotent
+	@if [ -x $(PY) ]; then $(PY) -m tools.airflow_stack down && $(PY) -m tools.stack down; fi
+
+airflow: up  ## start Airflow 3 (api-server, scheduler, dag-processor, triggerer) on the local stack; prints URL + login
+	@$(PY) -m tools.airflow_stack up
 
 env: $(STAMP)  ## start the stack if needed and print shell exports: eval "$$(make -s env)"
 	@$(PY) -m tools.stack up >&2

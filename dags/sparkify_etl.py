@@ -67,10 +67,14 @@ with DAG(
         )
     },
 ) as dag:
-    begin = CreateTablesOperator(task_id="begin")
+    begin = CreateTablesOperator(
+        task_id="begin", doc_md="Create the warehouse tables if they do not exist (idempotent DDL)."
+    )
 
     stage_events = StageToRedshiftOperator(
         task_id="stage_events",
+        doc_md="Stage the interval's daily log file (JSON lines) into `staging_events`, replacing what was "
+        "staged from it before. Fails with the S3 location if the file is missing.",
         table="staging_events",
         s3_bucket=BUCKET,
         s3_key="log_data/{{ data_interval_start.strftime('%Y/%m/%Y-%m-%d') }}-events.json",
@@ -79,6 +83,8 @@ with DAG(
     )
     stage_songs = StageToRedshiftOperator(
         task_id="stage_songs",
+        doc_md="Stage new or changed `song_data/` objects (by ETag) into `staging_songs`; an unchanged "
+        "catalogue is listed, not read.",
         table="staging_songs",
         s3_bucket=BUCKET,
         s3_key="song_data/",
@@ -90,23 +96,51 @@ with DAG(
     )
 
     load_songplays = LoadFactOperator(
-        task_id="load_songplays", table="songplays", sql="load/songplays.sql", key_columns=["songplay_id"]
+        task_id="load_songplays",
+        doc_md="Upsert the interval's NextSong events into `songplays` (songplay_id = md5(session-item)).",
+        table="songplays",
+        sql="load/songplays.sql",
+        key_columns=["songplay_id"],
     )
     load_users = LoadDimensionOperator(
-        task_id="load_users", table="users", sql="load/users.sql", mode="upsert", key_columns=["user_id"]
+        task_id="load_users",
+        doc_md="Upsert users seen in the interval, keeping each user's latest event's attributes.",
+        table="users",
+        sql="load/users.sql",
+        mode="upsert",
+        key_columns=["user_id"],
     )
     load_songs = LoadDimensionOperator(
-        task_id="load_songs", table="songs", sql="load/songs.sql", mode="upsert", key_columns=["song_id"]
+        task_id="load_songs",
+        doc_md="Upsert one row per song_id from the staged catalogue (only new or changed rows are written).",
+        table="songs",
+        sql="load/songs.sql",
+        mode="upsert",
+        key_columns=["song_id"],
     )
     load_artists = LoadDimensionOperator(
-        task_id="load_artists", table="artists", sql="load/artists.sql", mode="upsert", key_columns=["artist_id"]
+        task_id="load_artists",
+        doc_md="Upsert one row per artist_id (a deterministic pick where source rows disagree).",
+        table="artists",
+        sql="load/artists.sql",
+        mode="upsert",
+        key_columns=["artist_id"],
     )
     load_time = LoadDimensionOperator(
-        task_id="load_time", table="time", sql="load/time.sql", mode="upsert", key_columns=["start_time"]
+        task_id="load_time",
+        doc_md="Upsert one row per distinct songplay start_time of the interval.",
+        table="time",
+        sql="load/time.sql",
+        mode="upsert",
+        key_columns=["start_time"],
     )
 
-    run_quality_checks = DataQualityOperator(task_id="run_quality_checks", checks=SPARKIFY_CHECKS)
-    end = EmptyOperator(task_id="end")
+    run_quality_checks = DataQualityOperator(
+        task_id="run_quality_checks",
+        checks=SPARKIFY_CHECKS,
+        doc_md="Run the checks of `sparkify/warehouse_checks.py`; results in the log and `quality_results`.",
+    )
+    end = EmptyOperator(task_id="end", doc_md="The hour is loaded and checked.")
 
     begin >> [stage_events, stage_songs] >> load_songplays
     load_songplays >> [load_users, load_songs, load_artists, load_time] >> run_quality_checks >> end

@@ -1,0 +1,239 @@
+"""Airflow 3 on the local stack: api-server, scheduler, dag-processor and triggerer as background processes.
+
+    python -m tools.airflow_stack up      # start (idempotent), unpause sparkify_etl, print URL and login
+    python -m tools.airflow_stack down    # stop by PID: INT the group, wait, TERM, KILL stragglers; port freed
+
+Each component runs in its own process group with a PID file under ``.local/airflow/run``; LocalExecutor's
+task processes belong to the scheduler's group, so stopping the group leaves nothing behind. The login is
+``admin`` with a password generated on first start (kept in ``.local/airflow/passwords.json``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools import stack
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+DAG_ID = "sparkify_etl"
+
+
+@dataclass
+class AirflowStack:
+    """One Airflow installation: its home, port, metadata database and extra environment."""
+
+    home: Path = field(default_factory=lambda: stack.LOCAL / "airflow")
+    port: int = int(os.environ.get("SPARKIFY_AIRFLOW_PORT", "58080"))
+    metadata_db: str = stack.AIRFLOW_DB
+    executor: str = "LocalExecutor"
+    extra_env: dict[str, str] = field(default_factory=dict)
+    components: tuple[str, ...] = COMPONENTS
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    def password(self) -> str:
+        path = self.home / "passwords.json"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"admin": secrets.token_urlsafe(12)}))
+            path.chmod(0o600)
+        return json.loads(path.read_text())["admin"]
+
+    def env(self) -> dict[str, str]:
+        e = {**os.environ, **stack.env()}
+        secret_file = self.home / "jwt_secret"
+        if not secret_file.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            secret_file.write_text(secrets.token_urlsafe(32))
+            secret_file.chmod(0o600)
+        self.password()
+        e.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
+                    f"postgresql+psycopg2://{stack.PG_USER}:{stack.PG_PASSWORD}@{stack.PG_HOST}:{stack.PG_PORT}"
+                    f"/{self.metadata_db}"
+                ),
+                "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+                "AIRFLOW__CORE__EXECUTOR": self.executor,
+                "AIRFLOW__CORE__PARALLELISM": "8",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__API__BASE_URL": self.url,
+                "AIRFLOW__API_AUTH__JWT_SECRET": secret_file.read_text(),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
+                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            }
+        )
+        e.update(self.extra_env)
+        return e
+
+    # --------------------------------------------------------------------------------------------------------------
+    def up(self) -> None:
+        stack.pg_up()
+        stack.s3_up()
+        self._ensure_metadata_db()
+        env = self.env()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        logs = self.home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        for name in self.components:
+            pid = stack._read_pid(self.run_dir / f"{name}.pid")
+            if pid and stack._pid_alive(pid):
+                continue
+            if name == "api-server" and stack._port_open(self.port):
+                sys.exit(f"127.0.0.1:{self.port} is in use by another program; set SPARKIFY_AIRFLOW_PORT")
+            cmd = [str(stack.VENV_BIN / "airflow"), *name.split()]
+            if name == "api-server":
+                cmd += ["--port", str(self.port), "--host", "127.0.0.1"]
+            with open(logs / f"{name.replace(' ', '-')}.log", "ab") as out:
+                proc = subprocess.Popen(
+                    cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                )
+            (self.run_dir / f"{name.replace(' ', '-')}.pid").write_text(f"{proc.pid}\n")
+        if "api-server" in self.components:
+            self._wait_healthy()
+            self._wait_for_dag_and_unpause()
+
+    def _ensure_metadata_db(self) -> None:
+        if stack._psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.metadata_db}'") != "1":
+            stack._psql(f"CREATE DATABASE {self.metadata_db} OWNER {stack.PG_USER}")
+        marker = self.home / f".migrated-{self.metadata_db}"
+        version = stack._airflow_version()
+        if not (marker.exists() and marker.read_text() == version):
+            self.home.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [str(stack.VENV_BIN / "airflow"), "db", "migrate"],
+                env=self.env(),
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            marker.write_text(version)
+
+    def _wait_healthy(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=2) as r,
+            ):
+                if r.status == 200:
+                    return
+            time.sleep(0.5)
+        sys.exit(f"the api-server did not answer on {self.url} within {timeout:.0f} s (see {self.home / 'logs'})")
+
+    def token(self) -> str:
+        body = json.dumps({"username": "admin", "password": self.password()}).encode()
+        req = urllib.request.Request(
+            f"{self.url}/auth/token", data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())["access_token"]
+
+    def api(self, method: str, path: str, payload: dict | None = None) -> dict:
+        """Call the REST API (``/api/v2/…``) as admin."""
+        req = urllib.request.Request(
+            f"{self.url}/api/v2/{path.lstrip('/')}",
+            data=None if payload is None else json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token()}"},
+            method=method,
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"{}")
+
+    def _wait_for_dag_and_unpause(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                dag = self.api("GET", f"dags/{DAG_ID}")
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404:
+                    raise
+                time.sleep(1)
+                continue
+            if dag.get("is_paused"):
+                self.api("PATCH", f"dags/{DAG_ID}", {"is_paused": False})
+            return
+        sys.exit(f"{DAG_ID} was not parsed within {timeout:.0f} s (see {self.home / 'logs' / 'dag-processor.log'})")
+
+    # --------------------------------------------------------------------------------------------------------------
+    def down(self) -> None:
+        pids = {}
+        for name in self.components:
+            pid = stack._read_pid(self.run_dir / f"{name.replace(' ', '-')}.pid")
+            if pid and stack._pid_alive(pid):
+                pids[name] = pid
+        for pid in pids.values():  # INT the groups: components shut down their children
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGINT)
+        _wait_all(pids.values(), 20)
+        for pid in pids.values():  # TERM what is left
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+        _wait_all(pids.values(), 10)
+        for pid in pids.values():  # KILL stragglers, the whole group (executor workers included)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        for name in self.components:
+            (self.run_dir / f"{name.replace(' ', '-')}.pid").unlink(missing_ok=True)
+        stack._wait_port_free(self.port, "the api-server")
+        if pids:
+            print(f"airflow stopped ({', '.join(pids)})")
+
+
+def _wait_all(pids, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_group_alive(p) for p in pids):
+        time.sleep(0.2)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def main(argv: list[str]) -> None:
+    cmd = argv[1] if len(argv) > 1 else "status"
+    af = AirflowStack()
+    if cmd == "up":
+        af.up()
+        print(f"Airflow is up: {af.url}  (login: admin / {af.password()})")
+        print(f"  {DAG_ID} is unpaused; logs in {af.home / 'logs'}; stop with: make down")
+    elif cmd == "down":
+        af.down()
+    elif cmd == "status":
+        for name in af.components:
+            pid = stack._read_pid(af.run_dir / f"{name}.pid")
+            print(f"{name}: {f'up (pid {pid})' if pid and stack._pid_alive(pid) else 'down'}")
+    else:
+        sys.exit(f"usage: python -m tools.airflow_stack up|down|status (got {cmd!r})")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -3,7 +3,6 @@
 FROM apache/airflow:3.3.2-python3.11
 
 COPY requirements.txt /opt/sparkify/requirements.txt
-RUN pip install --no-cache-dir "apache-airflow==3.3.2" -r /opt/sparkify/requirements.txt \
-    "apache-airflow-providers-celery==3.26.0" "redis>=5,<7"
+RUN pip install --no-cache-dir "apache-airflow==3.3.2" -r /opt/sparkify/requirements.txt
 
 ENV PYTHONPATH=/opt/airflow/plugins:/opt/sparkify

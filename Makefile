@@ -13,7 +13,7 @@ START ?= 2018-11-15T00
 END   ?= 2018-11-16T00
 SEED  ?= 42
 
-.PHONY: help install up down airflow env seed demo test lint browser clean
+.PHONY: help install up down airflow env seed demo test lint test-deps clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -51,12 +51,14 @@ lint: $(STAMP)  ## ruff + sqlfluff
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint include/sql
 
-browser:  ## install Debian's chromium (apt) for the headless web-UI test, if missing
-	@command -v chromium >/dev/null || { echo "installing Debian's chromium (apt-get)"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
-	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }
+test-deps:  ## install Debian's chromium (web-UI test) and redis-server (Celery test) with apt, if missing
+	@missing=""; command -v chromium >/dev/null || missing="chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then echo "installing with apt-get:$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; fi
 
-test: lint up browser  ## ruff, sqlfluff and pytest (unit, DAG integrity, integration incl. Airflow + web UI)
+test: lint up test-deps  ## ruff, sqlfluff and pytest (unit, DAG integrity, integration incl. Airflow + web UI)
 	$(PY) -m pytest
 
 clean: down  ## stop the stack and delete .local/ and .venv/

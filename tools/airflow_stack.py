@@ -48,6 +48,9 @@ class AirflowStack:
     def run_dir(self) -> Path:
         return self.home / "run"
 
+    def pidfile(self, component: str) -> Path:
+        return self.run_dir / f"{component.replace(' ', '-')}.pid"
+
     def password(self) -> str:
         path = self.home / "passwords.json"
         if not path.exists():
@@ -99,7 +102,7 @@ class AirflowStack:
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         for name in self.components:
-            pid = stack._read_pid(self.run_dir / f"{name}.pid")
+            pid = stack._read_pid(self.pidfile(name))
             if pid and stack._pid_alive(pid):
                 continue
             if name == "api-server" and stack._port_open(self.port):
@@ -111,7 +114,7 @@ class AirflowStack:
                 proc = subprocess.Popen(
                     cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
                 )
-            (self.run_dir / f"{name.replace(' ', '-')}.pid").write_text(f"{proc.pid}\n")
+            self.pidfile(name).write_text(f"{proc.pid}\n")
         if "api-server" in self.components:
             self._wait_healthy()
             self._wait_for_dag_and_unpause()
@@ -181,7 +184,7 @@ class AirflowStack:
     def down(self) -> None:
         pids = {}
         for name in self.components:
-            pid = stack._read_pid(self.run_dir / f"{name.replace(' ', '-')}.pid")
+            pid = stack._read_pid(self.pidfile(name))
             if pid and stack._pid_alive(pid):
                 pids[name] = pid
         for pid in pids.values():  # INT the groups: components shut down their children
@@ -196,7 +199,7 @@ class AirflowStack:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
         for name in self.components:
-            (self.run_dir / f"{name.replace(' ', '-')}.pid").unlink(missing_ok=True)
+            self.pidfile(name).unlink(missing_ok=True)
         stack._wait_port_free(self.port, "the api-server")
         if pids:
             print(f"airflow stopped ({', '.join(pids)})")
@@ -229,7 +232,7 @@ def main(argv: list[str]) -> None:
         af.down()
     elif cmd == "status":
         for name in af.components:
-            pid = stack._read_pid(af.run_dir / f"{name}.pid")
+            pid = stack._read_pid(af.pidfile(name))
             print(f"{name}: {f'up (pid {pid})' if pid and stack._pid_alive(pid) else 'down'}")
     else:
         sys.exit(f"usage: python -m tools.airflow_stack up|down|status (got {cmd!r})")

@@ -18,7 +18,6 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 class HourlyDataIntervalTimetable(CronDataIntervalTimetable):
     """Hourly ``[h, h+1)`` UTC data intervals; any run's logical date is the start of the hour it covers."""
 
-
     def __init__(self) -> None:
         super().__init__("0 * * * *", timezone="UTC")
 

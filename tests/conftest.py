@@ -40,7 +40,7 @@ def admin_dsn(local_stack) -> str:
     return os.environ["WAREHOUSE_DSN"]
 
 
-class Warehouse:
+class ScratchWarehouse:
     """A throw-away database on the local PostgreSQL, wired in as the `redshift` connection."""
 
     def __init__(self, admin_dsn: str, name: str):
@@ -77,10 +77,10 @@ class Warehouse:
 @pytest.fixture
 def new_warehouse(admin_dsn, monkeypatch) -> Iterator:
     """A factory of fresh warehouses; the first one made is also the `redshift` connection."""
-    made: list[Warehouse] = []
+    made: list[ScratchWarehouse] = []
 
-    def make(label: str = "t") -> Warehouse:
-        wh = Warehouse(admin_dsn, f"test_{label}_{uuid.uuid4().hex[:8]}")
+    def make(label: str = "t") -> ScratchWarehouse:
+        wh = ScratchWarehouse(admin_dsn, f"test_{label}_{uuid.uuid4().hex[:8]}")
         if not made:
             monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", wh.conn_uri)
         made.append(wh)

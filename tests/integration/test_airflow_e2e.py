@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import ROOT, Warehouse
+from tests.conftest import ROOT, ScratchWarehouse
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def airflow(local_stack, admin_dsn, generated_bucket, tmp_path_factory):
     from tools import stack
     from tools.airflow_stack import AirflowStack
 
-    wh = Warehouse(admin_dsn, "test_e2e_warehouse")
+    wh = ScratchWarehouse(admin_dsn, "test_e2e_warehouse")
     stack._psql("DROP DATABASE IF EXISTS airflow_e2e WITH (FORCE)")
     af = AirflowStack(
         home=tmp_path_factory.mktemp("airflow_home"),

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import Warehouse
+from tests.conftest import ScratchWarehouse
 from tests.integration.test_airflow_e2e import plays_per_hour, wait_for
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def celery_airflow(local_stack, admin_dsn, generated_bucket, redis, tmp_path_fac
     from tools import stack
     from tools.airflow_stack import COMPONENTS, AirflowStack
 
-    wh = Warehouse(admin_dsn, "test_celery_warehouse")
+    wh = ScratchWarehouse(admin_dsn, "test_celery_warehouse")
     stack._psql("DROP DATABASE IF EXISTS airflow_celery WITH (FORCE)")
     metadata = f"{stack.PG_USER}:{stack.PG_PASSWORD}@{stack.PG_HOST}:{stack.PG_PORT}/airflow_celery"
     af = AirflowStack(

@@ -74,9 +74,9 @@ def month_warehouse(course_bucket, admin_dsn):
     """One warehouse loaded with all of November 2018 by the DAG's operators over the month's interval."""
     import os
 
-    from tests.conftest import Warehouse
+    from tests.conftest import ScratchWarehouse
 
-    wh = Warehouse(admin_dsn, "test_course_month")
+    wh = ScratchWarehouse(admin_dsn, "test_course_month")
     previous = os.environ.get("AIRFLOW_CONN_REDSHIFT")
     os.environ["AIRFLOW_CONN_REDSHIFT"] = wh.conn_uri
     try:
@@ -152,9 +152,9 @@ def hourly_warehouse(course_bucket, admin_dsn):
     """A warehouse with the song catalogue staged once; hours are loaded into it by the tests."""
     import os
 
-    from tests.conftest import Warehouse
+    from tests.conftest import ScratchWarehouse
 
-    wh = Warehouse(admin_dsn, "test_course_hours")
+    wh = ScratchWarehouse(admin_dsn, "test_course_hours")
     previous = os.environ.get("AIRFLOW_CONN_REDSHIFT")
     os.environ["AIRFLOW_CONN_REDSHIFT"] = wh.conn_uri
     dag = load_dag()
@@ -209,14 +209,14 @@ def test_rerunning_an_hour_leaves_every_table_identical(hourly_warehouse, course
 
 def test_users_keep_their_latest_level_whatever_the_load_order(course_bucket, admin_dsn, raw, monkeypatch):
     """Loading the month's days newest-first gives the same users as oldest-first: each user's latest level."""
-    from tests.conftest import Warehouse
+    from tests.conftest import ScratchWarehouse
 
     events, _ = raw
     days = [(utc(2018, 11, 1) + timedelta(days=d), utc(2018, 11, 1) + timedelta(days=d + 1)) for d in range(30)]
     tasks = ["begin", "stage_events", "load_songplays", "load_users"]
     snapshots = []
     for order in (days, list(reversed(days))):
-        wh = Warehouse(admin_dsn, f"test_users_order_{len(snapshots)}")
+        wh = ScratchWarehouse(admin_dsn, f"test_users_order_{len(snapshots)}")
         monkeypatch.setenv("AIRFLOW_CONN_REDSHIFT", wh.conn_uri)
         try:
             dag = load_dag()

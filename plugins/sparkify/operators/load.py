@@ -6,8 +6,9 @@ materialises the SELECT into a temporary table (so every count is exact), then a
 * ``append`` — insert every selected row;
 * ``truncate-insert`` — delete every row of the table, then insert (``DELETE``, not ``TRUNCATE``: Redshift's
   ``TRUNCATE`` commits, which would expose an empty table);
-* ``upsert`` — delete the rows whose key columns match a selected row, then insert; re-running the same
-  interval therefore leaves the table identical.
+* ``upsert`` — of the selected rows, keep those that are new or differ from the table (``EXCEPT``), delete
+  the rows with the same key columns, then insert them; re-running an interval leaves the table identical,
+  and an interval with nothing new writes nothing.
 
 Every SELECT gets the run's data interval bound as ``%(data_interval_start)s`` / ``%(data_interval_end)s``
 (naive UTC timestamps), plus any ``parameters`` given.

@@ -13,7 +13,7 @@ START ?= 2018-11-15T00
 END   ?= 2018-11-16T00
 SEED  ?= 42
 
-.PHONY: help install up down airflow env seed demo test lint test-deps clean
+.PHONY: help install up down airflow env seed data demo bench test lint test-deps clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -45,6 +45,15 @@ seed: up  ## upload DATA (default: generated data) into the emulated bucket
 demo: up  ## run sparkify_etl for every hour of START..END on the embedded default, print counts + quality
 	@$(PY) -m tools.seed $(if $(DATA),--data $(DATA),--generate --seed $(SEED))
 	@$(PY) -m tools.demo --start $(START) --end $(END)
+
+SCALE ?= 1
+data: $(STAMP)  ## generate N× the course volume into .local/data/scale-N: make data SCALE=10 [SONGS=20000]
+	@$(PY) -m tools.datagen --out .local/data/scale-$(SCALE) --scale $(SCALE) --seed $(SEED) $(if $(SONGS),--songs $(SONGS))
+
+BENCH_SCALE ?= 10
+BIG_MB ?= 1024
+bench: up  ## staging benchmark vs raw COPY and S3ToSqlOperator, peak RSS, idle stage_songs → bench/results.md
+	@$(PY) -m bench.stage_bench --scale $(BENCH_SCALE) --big-mb $(BIG_MB)
 
 lint: $(STAMP)  ## ruff + sqlfluff
 	$(VENV)/bin/ruff check .

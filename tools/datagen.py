@@ -1,6 +1,7 @@
 """Generate Sparkify-shaped data in the course layout, deterministically from a seed.
 
     python -m tools.datagen --out .local/data/generated --seed 42 [--songs 1500] [--start 2018-11-01 --days 30]
+    python -m tools.datagen --out .local/data/scale-10 --scale 10 [--songs 20000]   # N× the course volume
 
 Writes ``song_data/A/B/C/TRABC….json`` (one compact JSON song per object, keys sorted like the course files),
 ``log_data/YYYY/MM/YYYY-MM-DD-events.json`` (JSON lines, one file a day) and ``log_json_path.json``.
@@ -384,9 +385,17 @@ def generate(
     return {"songs": len(songs), "events": n_events, "days": days}
 
 
+COURSE_SONGS, COURSE_EVENTS_PER_DAY, COURSE_USERS = 14_896, 8_056 / 30, 97
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--scale",
+        type=float,
+        help="N× the course volume: 14,896·N songs, 268.5·N events a day, 97·N users (overrides those options)",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--songs", type=int, default=1500)
     p.add_argument("--start", type=date.fromisoformat, default=date(2018, 11, 1))
@@ -395,6 +404,10 @@ def main() -> None:
     p.add_argument("--users", type=int, default=100)
     p.add_argument("--match-rate", type=float, default=0.05)
     a = p.parse_args()
+    if a.scale:
+        a.songs = max(1, round(COURSE_SONGS * a.scale)) if a.songs == 1500 else a.songs
+        a.events_per_day = max(1, round(COURSE_EVENTS_PER_DAY * a.scale))
+        a.users = max(2, round(COURSE_USERS * a.scale))
     stats = generate(a.out, a.seed, a.songs, a.start, a.days, a.events_per_day, a.users, a.match_rate)
     print(f"generated {stats['songs']:,} songs and {stats['events']:,} events over {stats['days']} days in {a.out}")
 

@@ -1,0 +1,390 @@
+"""Staging benchmark: StageToRedshiftOperator on the embedded default vs the limit and vs a peer.
+
+    python -m bench.stage_bench --scale 10 [--big-mb 1024] [--out bench/results.md]
+
+Measured side by side in one run, on the same objects in the S3 emulator and the same PostgreSQL:
+
+1. staging the month's event files (N× the course volume) with our operator, vs
+   * the limit: PostgreSQL ``COPY … FROM STDIN (FORMAT csv)`` of the same rows, already flattened in a local CSV;
+   * a peer: the amazon provider's ``S3ToSqlOperator`` (download, parse, ``insert_rows``) on the same objects;
+2. peak RSS of a process staging one big events object (``--big-mb``);
+3. stage_songs in an hour with no new song files: time and objects read.
+
+Prints each ratio with its target and pass/fail, and writes a Markdown report. A benchmark, not a test:
+nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+
+from tools import stack  # noqa: E402
+
+for _k, _v in stack.env().items():
+    os.environ.setdefault(_k, _v)
+
+MONTH = (datetime(2018, 11, 1, tzinfo=UTC), datetime(2018, 12, 1, tzinfo=UTC))
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    cpu = models[0] if models else "unknown CPU"
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    pg = stack._psql("SHOW server_version")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, PostgreSQL {pg}, moto S3 emulator"
+    )
+
+
+def scratch_db(name: str) -> str:
+    stack._psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    stack._psql(f"CREATE DATABASE {name} OWNER {stack.PG_USER}")
+    dsn = f"postgres://{stack.PG_USER}:{stack.PG_PASSWORD}@{stack.PG_HOST}:{stack.PG_PORT}/{name}"
+    os.environ["AIRFLOW_CONN_REDSHIFT"] = dsn
+    from sparkify.operators.schema import create_tables
+    from sparkify.warehouse import Warehouse
+
+    create_tables(Warehouse.from_conn_id("redshift"), _Quiet())
+    return dsn
+
+
+class _Quiet:
+    def info(self, *a, **k):
+        pass
+
+
+def s3():
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    return S3Hook(aws_conn_id="aws_default").get_conn()
+
+
+def truncate(dsn: str, table: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn.replace("postgres://", "postgresql://")) as conn:
+        conn.execute(f"TRUNCATE {table}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+def run_ours(bucket: str, key: str) -> tuple[float, int]:
+    from sparkify.operators import StageToRedshiftOperator
+
+    op = StageToRedshiftOperator(
+        task_id="stage_events", table="staging_events", s3_bucket=bucket, s3_key=key, json_paths="log_json_path.json"
+    )
+    started = time.perf_counter()
+    result = op.execute({"run_id": "bench", "data_interval_start": MONTH[0], "data_interval_end": MONTH[1]})
+    return time.perf_counter() - started, result["rows_staged"]
+
+
+def run_raw_copy(dsn: str, csv_path: Path, columns: list[str]) -> tuple[float, int]:
+    import psycopg
+    from psycopg import sql
+
+    statement = sql.SQL("COPY staging_events ({}) FROM STDIN (FORMAT csv)").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    started = time.perf_counter()
+    with psycopg.connect(dsn.replace("postgres://", "postgresql://")) as conn, conn.cursor() as cur:
+        with cur.copy(statement) as copy, open(csv_path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                copy.write(chunk)
+        rows = cur.rowcount
+    return time.perf_counter() - started, rows
+
+
+def run_peer(bucket: str, keys: list[str], columns: list[str]) -> tuple[float, int]:
+    """The amazon provider's S3ToSqlOperator: one task per object, its own parser, DbApiHook.insert_rows."""
+    from datetime import timedelta
+
+    import orjson
+    from airflow.providers.amazon.aws.transfers.s3_to_sql import S3ToSqlOperator
+
+    from sparkify.staging import EPOCH
+
+    fields = [
+        "artist",
+        "auth",
+        "firstName",
+        "gender",
+        "itemInSession",
+        "lastName",
+        "length",
+        "level",
+        "location",
+        "method",
+        "page",
+        "registration",
+        "sessionId",
+        "song",
+        "status",
+        "ts",
+        "userAgent",
+        "userId",
+    ]
+
+    def parse(path: str):
+        with open(path, "rb") as f:
+            for line in f:
+                if line.strip():
+                    e = orjson.loads(line)
+                    row = [e.get(k) for k in fields]
+                    row[15] = EPOCH + timedelta(milliseconds=row[15])
+                    yield (*row, "peer")
+
+    started = time.perf_counter()
+    for key in keys:
+        S3ToSqlOperator(
+            task_id="peer",
+            s3_key=key,
+            s3_bucket=bucket,
+            table="staging_events",
+            parser=parse,
+            column_list=[*columns, "staged_from"],
+            sql_conn_id="redshift",
+            commit_every=10_000,
+        ).execute({})
+    seconds = time.perf_counter() - started
+    return seconds, 0
+
+
+def flatten_to_csv(folder: Path, out: Path) -> tuple[list[str], int]:
+    """The same rows as staging produces, written once to a local CSV (not timed)."""
+    from sparkify.staging import Column, JsonRecordReader, parse_jsonpaths_file
+
+    cols = [
+        "artist",
+        "auth",
+        "first_name",
+        "gender",
+        "item_in_session",
+        "last_name",
+        "length",
+        "level",
+        "location",
+        "method",
+        "page",
+        "registration",
+        "session_id",
+        "song",
+        "status",
+        "ts",
+        "user_agent",
+        "user_id",
+    ]
+    kinds = {
+        "item_in_session": "integer",
+        "length": "double precision",
+        "registration": "double precision",
+        "session_id": "bigint",
+        "status": "integer",
+        "ts": "timestamp without time zone",
+    }
+    reader = JsonRecordReader(
+        [Column(c, kinds.get(c, "character varying")) for c in cols],
+        parse_jsonpaths_file((folder / "log_json_path.json").read_bytes()),
+    )
+    n = 0
+    with open(out, "w", newline="") as f:
+        w = csv.writer(f)
+        for path in sorted((folder / "log_data").rglob("*.json")):
+            for line in path.read_bytes().splitlines():
+                if line.strip():
+                    w.writerow([*reader.parse_line(line), "csv"])
+                    n += 1
+    return [*cols, "staged_from"], n
+
+
+def peak_rss_staging(bucket: str, key: str) -> float:
+    """MiB: peak RSS of a fresh process that stages one object (the operator alone, in its own process)."""
+    code = (
+        "import sys, resource; sys.argv=['x']; import bench.stage_bench as b; "
+        f"b.run_ours({bucket!r}, {key!r}); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=os.environ)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def baseline_rss() -> float:
+    code = (
+        "import sys, resource; sys.argv=['x']; import bench.stage_bench; import sparkify.operators; "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=os.environ)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def write_big_object(bucket: str, megabytes: int, seed: int) -> tuple[str, int, int]:
+    """One day's events object of about ``megabytes`` MB, generated and uploaded with a multipart upload."""
+    import random
+
+    import orjson
+
+    from tools.datagen import _event, make_users
+
+    rng = random.Random(seed)
+    users = make_users(rng, 500)
+    key = "big/log_data/2018/11/2018-11-15-events.json"
+    client = s3()
+    upload = client.create_multipart_upload(Bucket=bucket, Key=key)
+    parts, part, size, events = [], [], 0, 0
+    target = megabytes * 1_000_000
+    start = int(datetime(2018, 11, 15, tzinfo=UTC).timestamp() * 1000)
+    while size < target:
+        e = _event(
+            rng.choice(users),
+            start + rng.randint(0, 86_399_999),
+            rng.randint(1, 10**6),
+            rng.randint(0, 99),
+            "NextSong",
+            artist='Artist \\ "quoted"',
+            song="Sång\ttitle",
+            length=rng.uniform(60, 600),
+        )
+        line = orjson.dumps(e) + b"\n"
+        part.append(line)
+        size += len(line)
+        events += 1
+        if sum(map(len, part)) >= 64 * 2**20 or size >= target:
+            body = b"".join(part)
+            r = client.upload_part(
+                Bucket=bucket, Key=key, UploadId=upload["UploadId"], PartNumber=len(parts) + 1, Body=body
+            )
+            parts.append({"ETag": r["ETag"], "PartNumber": len(parts) + 1})
+            part = []
+    client.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
+    )
+    return key, size, events
+
+
+def stage_songs_idle(bucket: str) -> tuple[float, int, int]:
+    from sparkify.operators import StageToRedshiftOperator
+
+    op = StageToRedshiftOperator(
+        task_id="stage_songs",
+        table="staging_songs",
+        s3_bucket=bucket,
+        s3_key="song_data/",
+        json_layout="document",
+        incremental=True,
+        key_columns=["song_id"],
+    )
+    context = {"run_id": "bench", "data_interval_start": MONTH[0], "data_interval_end": MONTH[1]}
+    op.execute(context)  # the first run stages the catalogue
+    started = time.perf_counter()
+    result = op.execute(context)  # an hour with no new song files
+    return time.perf_counter() - started, result["objects_read"], result["objects_listed"]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scale", type=float, default=10, help="N× the course volume of events (and songs)")
+    p.add_argument("--songs", type=int, default=None, help="song files (default 14,896·N, at most 20,000)")
+    p.add_argument("--big-mb", type=int, default=1024, help="size of the one big object for the peak-RSS run")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    a = p.parse_args()
+    import logging
+
+    logging.disable(logging.INFO)
+    stack.pg_up()
+    stack.s3_up()
+    from tools.datagen import generate
+    from tools.seed import seed
+
+    songs = a.songs or min(20_000, round(14_896 * a.scale))
+    work = Path(tempfile.mkdtemp(prefix="sparkify-bench-"))
+    stats = generate(
+        work / "data",
+        seed=11,
+        n_songs=songs,
+        start=date(2018, 11, 1),
+        days=30,
+        events_per_day=max(1, round(8_056 / 30 * a.scale)),
+        n_users=max(2, round(97 * a.scale)),
+    )
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    seed(work / "data", bucket)
+    keys = sorted(
+        k["Key"]
+        for page in s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="log_data/")
+        for k in page.get("Contents", [])
+    )
+    dsn = scratch_db("bench_staging")
+    columns, rows = flatten_to_csv(work / "data", work / "events.csv")
+
+    results: dict[str, tuple[float, int]] = {}
+    results["ours"] = run_ours(bucket, "log_data/")
+    truncate(dsn, "staging_events")
+    results["raw"] = run_raw_copy(dsn, work / "events.csv", columns)
+    truncate(dsn, "staging_events")
+    results["peer"] = run_peer(bucket, keys, columns[:-1])
+    truncate(dsn, "staging_events")
+    ours_rps = rows / results["ours"][0]
+    raw_rps = rows / results["raw"][0]
+    peer_rps = rows / results["peer"][0]
+
+    big_key, big_bytes, big_events = write_big_object(bucket, a.big_mb, seed=5)
+    base = baseline_rss()
+    peak = peak_rss_staging(bucket, big_key)
+    idle_seconds, idle_read, idle_listed = stage_songs_idle(bucket)
+
+    checks = [
+        ("staging vs raw COPY (rows/s ratio)", ours_rps / raw_rps, ">= 0.6", ours_rps / raw_rps >= 0.6),
+        ("staging vs S3ToSqlOperator (rows/s ratio)", ours_rps / peer_rps, ">= 8", ours_rps / peer_rps >= 8),
+        (f"peak RSS staging one {big_bytes / 1e6:,.0f} MB object (MiB)", peak, "< 300", peak < 300),
+        ("stage_songs, no new files: objects read", idle_read, "== 0", idle_read == 0),
+    ]
+    lines = [
+        "# Staging benchmark",
+        "",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python -m bench.stage_bench --scale {a.scale:g} "
+        f"--big-mb {a.big_mb}`.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        f"Data: {stats['events']:,} events in 30 daily objects ({a.scale:g}× the course volume), "
+        f"{stats['songs']:,} song objects; big object: {big_events:,} events, {big_bytes / 1e6:,.0f} MB.",
+        "",
+        "| staging the month's events | seconds | rows/s |",
+        "|---|---:|---:|",
+        f"| StageToRedshiftOperator (S3 emulator → streaming COPY) | {results['ours'][0]:.2f} | {ours_rps:,.0f} |",
+        f"| limit: raw `COPY FROM STDIN` of a local CSV | {results['raw'][0]:.2f} | {raw_rps:,.0f} |",
+        f"| peer: S3ToSqlOperator (amazon provider) | {results['peer'][0]:.2f} | {peer_rps:,.0f} |",
+        "",
+        f"Peak RSS staging the big object: {peak:,.0f} MiB (the same process importing the operator and exiting: "
+        f"{base:,.0f} MiB).",
+        "",
+        f"stage_songs with no new song files: {idle_seconds:.2f} s, {idle_listed:,} objects listed, {idle_read} read.",
+        "",
+        "| measure | value | target | |",
+        "|---|---:|---|---|",
+        *[f"| {name} | {value:,.2f} | {target} | {'pass' if ok else 'MISS'} |" for name, value, target, ok in checks],
+    ]
+    a.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"\nwritten to {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The Redshift staging path, without Redshift: the statements it sends, and the manifest it writes to S3.
+
+No AWS is reachable here, so the warehouse side is a recording cursor; S3 is the emulator. Every statement
+must parse as Redshift SQL, credentials must never appear in what is logged, and the manifest must name
+exactly the pending objects.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlfluff
+
+from sparkify.operators.stage_redshift import S3Object, StageToRedshiftOperator
+from sparkify.staging import Column
+from tests.conftest import make_bucket, s3_client
+
+pytestmark = pytest.mark.integration
+
+
+class RecordingCursor:
+    def __init__(self):
+        self.statements: list[tuple[str, object]] = []
+        self.rowcount = 7
+
+    def execute(self, statement, params=None):
+        self.statements.append((statement, params))
+
+
+@pytest.fixture
+def bucket(local_stack):
+    name = make_bucket()
+    for i in range(3):
+        s3_client().put_object(Bucket=name, Key=f"song_data/A/B/C/TRABC{i}.json", Body=b"{}")
+    return name
+
+
+def parse_redshift(statement: str) -> None:
+    sql = statement.replace("%(staged_from)s", "'s3://x/y'")
+    sqlfluff.parse(sql, dialect="redshift")  # raises on anything it cannot parse
+
+
+def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_manifest(bucket, monkeypatch):
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    role = "arn:aws:iam::123456789012:role/dwhRole"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
+                    "extra": {"endpoint_url": s3_client().meta.endpoint_url, "region_name": "us-west-2",
+                              "role_arn": role,  # assumed through the emulator's STS
+                              "service_config": {"sts": {"endpoint_url": s3_client().meta.endpoint_url}}}}),
+    )  # fmt: skip
+    op = StageToRedshiftOperator(
+        task_id="stage_songs", table="staging_songs", s3_bucket=bucket, s3_key="song_data/",
+        json_layout="document", incremental=True, key_columns=["song_id"],
+    )  # fmt: skip
+    pending = [S3Object("song_data/", f"song_data/A/B/C/TRABC{i}.json", 2, f'"etag{i}"') for i in (0, 2)]
+    cursor = RecordingCursor()
+    staged, rejected = op._copy_on_redshift(
+        cursor,
+        S3Hook(aws_conn_id="aws_default"),
+        pending,
+        [Column("song_id", "character varying", 64), Column("title", "character varying", 65535)],
+        "stage_incoming",
+        {"run_id": "scheduled__2018-11-15T16:00:00+00:00"},
+    )
+    assert (staged, rejected) == (7, 0)
+    statements = [s for s, _ in cursor.statements]
+    assert statements[0] == 'CREATE TEMP TABLE "stage_copy" (LIKE "staging_songs")'
+    manifest_key = "sparkify-manifests/adhoc_airflow/scheduled__2018-11-15T16_00_00_00_00/stage_songs.manifest"
+    copy = statements[1]
+    assert copy.splitlines() == [
+        'COPY "stage_copy" ("song_id", "title")',
+        f"FROM 's3://{bucket}/{manifest_key}'",
+        f"IAM_ROLE '{role}'",
+        "REGION 'us-west-2'",
+        "FORMAT AS JSON 'auto'",
+        "TIMEFORMAT 'epochmillisecs'",
+        "STATUPDATE OFF COMPUPDATE OFF",
+        "MANIFEST",
+    ]
+    assert statements[2] == (
+        'INSERT INTO "stage_incoming" ("song_id", "title", "staged_from") '
+        'SELECT "song_id", "title", %(staged_from)s FROM "stage_copy"'
+    )
+    assert cursor.statements[2][1] == {"staged_from": f"s3://{bucket}/{manifest_key}"}
+    assert statements[-1] == 'DROP TABLE "stage_copy"'
+    for statement in statements:
+        parse_redshift(statement)
+    manifest = json.loads(s3_client().get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+    assert manifest == {
+        "entries": [
+            {"url": f"s3://{bucket}/song_data/A/B/C/TRABC0.json", "mandatory": True},
+            {"url": f"s3://{bucket}/song_data/A/B/C/TRABC2.json", "mandatory": True},
+        ]
+    }
+
+
+def test_key_credentials_reach_redshift_but_never_the_log(bucket, capfd):
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    op = StageToRedshiftOperator(
+        task_id="stage_events", table="staging_events", s3_bucket=bucket,
+        s3_key="log_data/2018/11/2018-11-15-events.json", json_paths="log_json_path.json",
+    )  # fmt: skip
+    cursor = RecordingCursor()
+    obj = S3Object("log_data/2018/11/2018-11-15-events.json", "log_data/2018/11/2018-11-15-events.json", 1, '"e"')
+    op._copy_on_redshift(
+        cursor, S3Hook(aws_conn_id="aws_default"), [obj], [Column("ts", "timestamp without time zone")],
+        "staging_events", {"run_id": "r"},
+    )  # fmt: skip
+    copy = cursor.statements[1][0]
+    assert "ACCESS_KEY_ID 'testing' SECRET_ACCESS_KEY 'testing'" in copy  # the emulator's key pair
+    assert f"FROM 's3://{bucket}/log_data/2018/11/2018-11-15-events.json'" in copy
+    assert f"FORMAT AS JSON 's3://{bucket}/log_json_path.json'" in copy
+    parse_redshift(copy)
+    logged = capfd.readouterr().out
+    assert "running on Redshift" in logged
+    assert "SECRET_ACCESS_KEY '***'" in logged
+    assert "SECRET_ACCESS_KEY 'testing'" not in logged

@@ -211,12 +211,20 @@ def flatten_to_csv(folder: Path, out: Path) -> tuple[list[str], int]:
     return [*cols, "staged_from"], n
 
 
+def peak_rss_kib() -> int:
+    """This process's peak RSS (VmHWM). Not getrusage's ru_maxrss: on Linux a child inherits its parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def peak_rss_staging(bucket: str, key: str) -> float:
     """MiB: peak RSS of a fresh process that stages one object (the operator alone, in its own process)."""
     code = (
-        "import sys, resource; sys.argv=['x']; import bench.stage_bench as b; "
+        "import sys; sys.argv=['x']; import bench.stage_bench as b; "
         f"b.run_ours({bucket!r}, {key!r}); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(b.peak_rss_kib())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=os.environ)
     if out.returncode != 0:
@@ -226,8 +234,7 @@ def peak_rss_staging(bucket: str, key: str) -> float:
 
 def baseline_rss() -> float:
     code = (
-        "import sys, resource; sys.argv=['x']; import bench.stage_bench; import sparkify.operators; "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "import sys; sys.argv=['x']; import bench.stage_bench as b; import sparkify.operators; print(b.peak_rss_kib())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=os.environ)
     return int(out.stdout.strip().splitlines()[-1]) / 1024
@@ -246,7 +253,7 @@ def write_big_object(bucket: str, megabytes: int, seed: int) -> tuple[str, int, 
     key = "big/log_data/2018/11/2018-11-15-events.json"
     client = s3()
     upload = client.create_multipart_upload(Bucket=bucket, Key=key)
-    parts, part, size, events = [], [], 0, 0
+    parts, part, part_size, size, events = [], [], 0, 0, 0
     target = megabytes * 1_000_000
     start = int(datetime(2018, 11, 15, tzinfo=UTC).timestamp() * 1000)
     while size < target:
@@ -262,15 +269,16 @@ def write_big_object(bucket: str, megabytes: int, seed: int) -> tuple[str, int, 
         )
         line = orjson.dumps(e) + b"\n"
         part.append(line)
+        part_size += len(line)
         size += len(line)
         events += 1
-        if sum(map(len, part)) >= 64 * 2**20 or size >= target:
+        if part_size >= 64 * 2**20 or size >= target:
             body = b"".join(part)
             r = client.upload_part(
                 Bucket=bucket, Key=key, UploadId=upload["UploadId"], PartNumber=len(parts) + 1, Body=body
             )
             parts.append({"ETag": r["ETag"], "PartNumber": len(parts) + 1})
-            part = []
+            part, part_size = [], 0
     client.complete_multipart_upload(
         Bucket=bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
     )

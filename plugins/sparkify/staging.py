@@ -171,6 +171,43 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _fast(column: Column, convert: Callable[[Any, Column], Any]) -> Callable[[Any], Any]:
+    """A one-argument converter with the common, already-right value returned at once."""
+    if convert is _to_text:
+        limit = column.max_length
+
+        def text(value: Any) -> Any:
+            if type(value) is str and (limit is None or len(value) <= limit) and "\x00" not in value:
+                return value
+            return _to_text(value, column)
+
+        return text
+    if convert is _to_int:
+        bound = _INT_RANGES.get(column.data_type, 2**63)
+
+        def integer(value: Any) -> Any:
+            if type(value) is int and -bound <= value < bound:
+                return value
+            return _to_int(value, column)
+
+        return integer
+    if convert is _to_float:
+
+        def number(value: Any) -> Any:
+            return float(value) if type(value) in (float, int) else _to_float(value, column)
+
+        return number
+    if convert is _to_epoch_millis:
+
+        def timestamp(value: Any) -> Any:
+            if type(value) is int and -(10**14) < value < 10**14:
+                return EPOCH + timedelta(milliseconds=value)
+            return _to_epoch_millis(value, column)
+
+        return timestamp
+    return lambda value: convert(value, column)
+
+
 def converter_for(column: Column) -> Callable[[Any, Column], Any]:
     t = column.data_type
     if t in ("character varying", "text", "character"):
@@ -199,20 +236,26 @@ class JsonRecordReader:
         self.columns = columns
         # 'auto': keys match column names case-insensitively (like Redshift's 'auto ignorecase')
         self.paths = json_paths
-        self.converters = [converter_for(c) for c in columns]
+        # The common JSONPaths case, $['key'] for every column, is a plain dict lookup (the hot path).
+        self.keys = (
+            [p[0] for p in json_paths]
+            if json_paths is not None and all(len(p) == 1 and isinstance(p[0], str) for p in json_paths)
+            else None
+        )
+        self.converters = [_fast(c, converter_for(c)) for c in columns]
 
     def row(self, doc: Any) -> tuple:
-        if not isinstance(doc, dict):
+        if type(doc) is not dict:
             raise RejectedLine(f"expected a JSON object, got {type(doc).__name__}")
-        if self.paths is not None:
+        if self.keys is not None:
+            get = doc.get
+            values = [get(k) for k in self.keys]
+        elif self.paths is not None:
             values = [_extract(doc, p) for p in self.paths]
         else:
             lowered = {k.lower(): v for k, v in doc.items()}
             values = [lowered.get(c.name) for c in self.columns]
-        return tuple(
-            None if v is None else conv(v, col)
-            for v, conv, col in zip(values, self.converters, self.columns, strict=True)
-        )
+        return tuple([None if v is None else conv(v) for v, conv in zip(values, self.converters, strict=True)])
 
     def parse_line(self, line: bytes) -> tuple:
         try:
@@ -236,6 +279,45 @@ def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
             yield line[:-1] if line.endswith(b"\r") else line
     if pending:
         yield pending[:-1] if pending.endswith(b"\r") else pending
+
+
+def read_ahead(chunks: Iterable[bytes], depth: int = 4) -> Iterator[bytes]:
+    """The chunks of a stream, read by a background thread up to ``depth`` chunks ahead.
+
+    Network reads release the GIL, so downloading the next megabytes overlaps parsing the current ones; memory
+    stays bounded by ``depth`` chunks.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                q.put(chunk)
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=pump, name="s3-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
 
 
 def prefetch(items: Iterable[Any], fetch: Callable[[Any], Any], workers: int, window: int) -> Iterator[tuple]:

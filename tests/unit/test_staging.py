@@ -112,6 +112,19 @@ def test_iter_lines_splits_across_chunks_and_keeps_blank_lines_numbered():
     assert list(iter_lines(chunks)) == [b'{"a":1}', b'{"a":2}', b"", b'{"a":3}']
 
 
+def test_read_ahead_yields_every_chunk_in_order_and_passes_errors_on():
+    from sparkify.staging import read_ahead
+
+    assert list(read_ahead(iter([b"a", b"b", b"c"] * 100), depth=2)) == [b"a", b"b", b"c"] * 100
+
+    def broken():
+        yield b"x"
+        raise OSError("connection reset")
+
+    with pytest.raises(OSError, match="connection reset"):
+        list(read_ahead(broken()))
+
+
 def test_prefetch_keeps_input_order():
     assert [r for _, r in prefetch(range(50), lambda i: i * i, workers=4, window=6)] == [i * i for i in range(50)]
 

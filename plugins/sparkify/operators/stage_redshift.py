@@ -23,6 +23,7 @@ from sparkify.staging import (
     iter_lines,
     parse_jsonpaths_file,
     prefetch,
+    read_ahead,
     redshift_copy_sql,
 )
 from sparkify.warehouse import ConnectionNotConfiguredError, Warehouse, get_connection
@@ -317,7 +318,7 @@ class StageToRedshiftOperator(BaseOperator):
                 if self.json_layout == "document":
                     records: Any = [(1, payload)]
                 else:
-                    records = enumerate(iter_lines(payload.iter_chunks(1 << 20)), start=1)
+                    records = enumerate(iter_lines(read_ahead(payload.iter_chunks(1 << 20))), start=1)
                 for line_number, line in records:
                     if not line.strip():
                         continue

@@ -20,6 +20,7 @@ import argparse
 import csv
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -117,27 +118,7 @@ def run_peer(bucket: str, keys: list[str], columns: list[str]) -> tuple[float, i
     from airflow.providers.amazon.aws.transfers.s3_to_sql import S3ToSqlOperator
 
     from sparkify.staging import EPOCH
-
-    fields = [
-        "artist",
-        "auth",
-        "firstName",
-        "gender",
-        "itemInSession",
-        "lastName",
-        "length",
-        "level",
-        "location",
-        "method",
-        "page",
-        "registration",
-        "sessionId",
-        "song",
-        "status",
-        "ts",
-        "userAgent",
-        "userId",
-    ]
+    from tools.datagen import LOG_FIELDS as fields
 
     def parse(path: str):
         with open(path, "rb") as f:
@@ -167,27 +148,9 @@ def run_peer(bucket: str, keys: list[str], columns: list[str]) -> tuple[float, i
 def flatten_to_csv(folder: Path, out: Path) -> tuple[list[str], int]:
     """The same rows as staging produces, written once to a local CSV (not timed)."""
     from sparkify.staging import Column, JsonRecordReader, parse_jsonpaths_file
+    from tools.datagen import LOG_FIELDS
 
-    cols = [
-        "artist",
-        "auth",
-        "first_name",
-        "gender",
-        "item_in_session",
-        "last_name",
-        "length",
-        "level",
-        "location",
-        "method",
-        "page",
-        "registration",
-        "session_id",
-        "song",
-        "status",
-        "ts",
-        "user_agent",
-        "user_id",
-    ]
+    cols = [re.sub(r"([A-Z])", r"_\1", field).lower() for field in LOG_FIELDS]  # firstName → first_name
     kinds = {
         "item_in_session": "integer",
         "length": "double precision",

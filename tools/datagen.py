@@ -125,31 +125,9 @@ OTHER_PAGES = [
     "Add Friend",
     "Error",
 ]
-JSON_PATHS = {
-    "jsonpaths": [
-        f"$['{k}']"
-        for k in (
-            "artist",
-            "auth",
-            "firstName",
-            "gender",
-            "itemInSession",
-            "lastName",
-            "length",
-            "level",
-            "location",
-            "method",
-            "page",
-            "registration",
-            "sessionId",
-            "song",
-            "status",
-            "ts",
-            "userAgent",
-            "userId",
-        )
-    ]
-}
+LOG_FIELDS = ("artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level", "location",
+              "method", "page", "registration", "sessionId", "song", "status", "ts", "userAgent", "userId")  # fmt: skip
+JSON_PATHS = {"jsonpaths": [f"$['{k}']" for k in LOG_FIELDS]}  # the course's log_json_path.json, in order
 
 
 def _id(rng: random.Random, prefix: str) -> str:

@@ -7,14 +7,12 @@ import json
 import pytest
 
 from tests.conftest import load_dag, make_bucket, run_tasks, s3_client, utc
+from tools.datagen import JSON_PATHS
 
 pytestmark = pytest.mark.integration
 
 HOUR = (utc(2018, 11, 15, 16), utc(2018, 11, 15, 17))
 KEY = "log_data/2018/11/2018-11-15-events.json"
-JSON_PATHS = {"jsonpaths": [f"$['{k}']" for k in (
-    "artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level", "location",
-    "method", "page", "registration", "sessionId", "song", "status", "ts", "userAgent", "userId")]}  # fmt: skip
 
 
 def event(item: int, **overrides) -> dict:

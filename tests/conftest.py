@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
 import os
@@ -89,6 +90,27 @@ def new_warehouse(admin_dsn, monkeypatch) -> Iterator:
     yield make
     for wh in made:
         wh.drop()
+
+
+@contextlib.contextmanager
+def scratch_airflow(admin_dsn: str, name: str, port: int, bucket: str, home: Path, **kwargs):
+    """Airflow on the local stack with its own metadata DB, port and warehouse; everything removed after."""
+    from tools import stack
+    from tools.airflow_stack import AirflowStack
+
+    wh = ScratchWarehouse(admin_dsn, f"test_{name}_warehouse")
+    metadata_db = f"airflow_{name}"
+    stack._psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
+    extra_env = {"AIRFLOW_CONN_REDSHIFT": wh.conn_uri, "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket,
+                 **kwargs.pop("extra_env", {})}  # fmt: skip
+    af = AirflowStack(home=home, port=port, metadata_db=metadata_db, extra_env=extra_env, **kwargs)
+    try:
+        af.up()
+        yield af, wh
+    finally:
+        af.down()
+        wh.drop()
+        stack._psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
 
 
 def s3_client():

@@ -78,6 +78,11 @@ class Check:
         return f"{self.comparison} {self.expected}"
 
 
+def in_interval(column: str) -> str:
+    """``column >= %(data_interval_start)s AND column < %(data_interval_end)s``, for hand-written checks."""
+    return render(INTERVAL.format(col=ident(column, "column")))
+
+
 def _where(interval_column: str | None, *conditions: sql.Composable) -> sql.Composable:
     parts = list(conditions)
     if interval_column:

@@ -11,6 +11,7 @@ from sparkify.quality import (
     accepted_values,
     custom_sql,
     freshness,
+    in_interval,
     not_null,
     reconciliation,
     relationships,
@@ -18,7 +19,6 @@ from sparkify.quality import (
     unique,
 )
 
-INTERVAL = "ts >= %(data_interval_start)s AND ts < %(data_interval_end)s"
 PLAYS = "start_time"  # the fact's (and time's) interval column
 
 SPARKIFY_CHECKS = [
@@ -34,9 +34,9 @@ SPARKIFY_CHECKS = [
     relationships("songplays", "start_time", "time", "start_time", interval_column=PLAYS),
     reconciliation(
         "songplays loaded = NextSong events staged, for the interval",
-        actual=f"SELECT COUNT(*) FROM songplays WHERE {INTERVAL.replace('ts', PLAYS)}",
+        actual=f"SELECT COUNT(*) FROM songplays WHERE {in_interval(PLAYS)}",
         expected="SELECT COUNT(DISTINCT CAST(session_id AS VARCHAR) || '-' || CAST(item_in_session AS VARCHAR))"
-        f" FROM staging_events WHERE page = 'NextSong' AND {INTERVAL}",
+        f" FROM staging_events WHERE page = 'NextSong' AND {in_interval('ts')}",
     ),
     row_count("songplays", minimum=0, maximum=100_000, interval_column=PLAYS, severity="warn"),
     freshness("songplays", PLAYS, max_age_seconds=24 * 3600, severity="warn"),
@@ -58,9 +58,9 @@ SPARKIFY_CHECKS = [
     unique("time", ["start_time"], interval_column=PLAYS),
     custom_sql(
         "time: calendar parts in range, for the interval",
-        'SELECT COUNT(*) FROM "time" WHERE start_time >= %(data_interval_start)s AND start_time < '
-        "%(data_interval_end)s AND (hour NOT BETWEEN 0 AND 23 OR weekday NOT BETWEEN 0 AND 6 OR week "
-        "NOT BETWEEN 1 AND 53 OR day NOT BETWEEN 1 AND 31 OR month NOT BETWEEN 1 AND 12)",
+        f'SELECT COUNT(*) FROM "time" WHERE {in_interval(PLAYS)} AND (hour NOT BETWEEN 0 AND 23'
+        " OR weekday NOT BETWEEN 0 AND 6 OR week NOT BETWEEN 1 AND 53 OR day NOT BETWEEN 1 AND 31"
+        " OR month NOT BETWEEN 1 AND 12)",
         expected=0,
     ),
 ]  # fmt: skip

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import ROOT, ScratchWarehouse
+from tests.conftest import ROOT, scratch_airflow
 
 pytestmark = pytest.mark.integration
 
@@ -35,24 +35,9 @@ def plays_per_hour(folder) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def airflow(local_stack, admin_dsn, generated_bucket, tmp_path_factory):
-    from tools import stack
-    from tools.airflow_stack import AirflowStack
-
-    wh = ScratchWarehouse(admin_dsn, "test_e2e_warehouse")
-    stack._psql("DROP DATABASE IF EXISTS airflow_e2e WITH (FORCE)")
-    af = AirflowStack(
-        home=tmp_path_factory.mktemp("airflow_home"),
-        port=PORT,
-        metadata_db="airflow_e2e",
-        extra_env={"AIRFLOW_CONN_REDSHIFT": wh.conn_uri, "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": generated_bucket},
-    )
-    try:
-        af.up()
+    home = tmp_path_factory.mktemp("airflow_home")
+    with scratch_airflow(admin_dsn, "e2e", PORT, generated_bucket, home) as (af, wh):
         yield af, wh
-    finally:
-        af.down()
-        wh.drop()
-        stack._psql("DROP DATABASE IF EXISTS airflow_e2e WITH (FORCE)")
 
 
 def wait_for(af, run_id: str, timeout: float = 300) -> dict:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import ScratchWarehouse
+from tests.conftest import scratch_airflow
 from tests.integration.test_airflow_e2e import plays_per_hour, wait_for
 
 pytestmark = pytest.mark.integration
@@ -40,32 +40,24 @@ def redis(tmp_path_factory):
 @pytest.fixture(scope="module")
 def celery_airflow(local_stack, admin_dsn, generated_bucket, redis, tmp_path_factory):
     from tools import stack
-    from tools.airflow_stack import COMPONENTS, AirflowStack
+    from tools.airflow_stack import COMPONENTS
 
-    wh = ScratchWarehouse(admin_dsn, "test_celery_warehouse")
-    stack._psql("DROP DATABASE IF EXISTS airflow_celery WITH (FORCE)")
     metadata = f"{stack.PG_USER}:{stack.PG_PASSWORD}@{stack.PG_HOST}:{stack.PG_PORT}/airflow_celery"
-    af = AirflowStack(
-        home=tmp_path_factory.mktemp("airflow_celery_home"),
-        port=PORT,
-        metadata_db="airflow_celery",
+    with scratch_airflow(
+        admin_dsn,
+        "celery",
+        PORT,
+        generated_bucket,
+        tmp_path_factory.mktemp("airflow_celery_home"),
         executor="CeleryExecutor",
         components=(*COMPONENTS, "celery worker"),
         extra_env={
-            "AIRFLOW_CONN_REDSHIFT": wh.conn_uri,
-            "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": generated_bucket,
             "AIRFLOW__CELERY__BROKER_URL": redis,
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://{metadata}",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
         },
-    )
-    try:
-        af.up()
+    ) as (af, wh):
         yield af, wh
-    finally:
-        af.down()
-        wh.drop()
-        stack._psql("DROP DATABASE IF EXISTS airflow_celery WITH (FORCE)")
 
 
 def test_a_run_succeeds_on_a_separate_celery_worker(celery_airflow, generated_data):

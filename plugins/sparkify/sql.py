@@ -7,8 +7,11 @@ live in ``include/sql`` with one statement each.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from psycopg import sql
 
@@ -75,8 +78,11 @@ def delete_where_in(table: str, column: str, values: list, equal: dict[str, obje
     return render(statement), params
 
 
-def chunks(items: list, size: int) -> list[list]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Lists of up to ``size`` items, taken lazily from any iterable."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def render(statement: sql.Composable) -> str:

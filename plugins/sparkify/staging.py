@@ -265,20 +265,192 @@ class JsonRecordReader:
         return self.row(doc)
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Rows → CSV for COPY … FROM STDIN (FORMAT csv)
+# --------------------------------------------------------------------------------------------------------------
+# The timestamps the exact path can represent (Python datetimes, years 1..9999), in epoch milliseconds.
+_MIN_EPOCH_MS = -62_135_596_800_000
+_MAX_EPOCH_MS = 253_402_300_799_999
+
+
+@dataclass
+class EncodedBlock:
+    """A block of records encoded as CSV for COPY, with the lines it rejected ``(key, line, reason, excerpt)``."""
+
+    csv: bytes
+    rows: int
+    rejections: list[tuple[str, int, str, str]]
+    fast: bool  # True when Arrow's JSON reader encoded the whole block (no line needed the exact path)
+
+
+class CsvEncoder:
+    """Encodes staged records as CSV for ``COPY … FROM STDIN (FORMAT csv)``, with Arrow's CSV writer.
+
+    JSON lines take a fast path when the reader maps plain top-level keys (``$['key']`` JSONPaths): Arrow's
+    C++ JSON reader parses a whole block into typed columns, without holding the GIL, so blocks encode in
+    parallel with each other and with the COPY. The fast path accepts a block only when the result is exactly
+    what :class:`JsonRecordReader` would stage — one object per line, every value already of its column's JSON
+    type, lengths, integer ranges and timestamps within bounds, valid UTF-8, no NUL, no NaN. Anything else (a
+    number where text is expected, a malformed line, a blank line …) sends that block through the exact
+    path, :meth:`JsonRecordReader.parse_line` line by line, which coerces like Redshift and rejects with line
+    numbers. Both paths write through the same CSV writer, so a value is formatted the same either way.
+    """
+
+    def __init__(self, reader: JsonRecordReader):
+        import pyarrow as pa
+
+        self.reader = reader
+        self.types = [_arrow_type(c, pa) for c in reader.columns]
+        self.schema = pa.schema([*zip([c.name for c in reader.columns], self.types, strict=True)])
+        self.schema = self.schema.append(pa.field(STAGED_FROM, pa.string()))
+        keys = reader.keys
+        # One JSON field per key: two columns may read the same key only if they read it as the same type.
+        self.json_fields: dict[str, Any] | None = None
+        if keys is not None:
+            fields: dict[str, Any] = {}
+            for key, column, arrow_type in zip(keys, reader.columns, self.types, strict=True):
+                json_type = pa.int64() if column.data_type.startswith("timestamp") else arrow_type
+                if fields.setdefault(key, json_type) != json_type:
+                    break
+            else:
+                self.json_fields = fields
+
+    @property
+    def has_fast_path(self) -> bool:
+        return self.json_fields is not None
+
+    def encode_lines(self, key: str, block: bytes, first_line: int, staged_from: str) -> EncodedBlock:
+        """JSON lines (a block of whole lines, the first numbered ``first_line``) → CSV."""
+        if self.json_fields is not None:
+            csv = self._fast_lines(block, staged_from)
+            if csv is not None:
+                return EncodedBlock(csv[0], csv[1], [], True)
+        lines = block.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        records = [(key, n, line.removesuffix(b"\r"), staged_from) for n, line in enumerate(lines, first_line)]
+        return self.encode_records(records)
+
+    def encode_records(self, records: list[tuple[str, int, bytes, str]]) -> EncodedBlock:
+        """``(key, line number, JSON text, staged_from)`` records → CSV, one at a time by the exact path."""
+        rows: list[tuple] = []
+        rejections: list[tuple[str, int, str, str]] = []
+        parse = self.reader.parse_line
+        for key, number, text, staged_from in records:
+            if not text.strip():
+                continue
+            try:
+                rows.append((*parse(text), staged_from))
+            except RejectedLine as exc:
+                rejections.append((key, number, exc.reason, excerpt(text)))
+        return EncodedBlock(self.rows_to_csv(rows), len(rows), rejections, False)
+
+    def rows_to_csv(self, rows: list[tuple]) -> bytes:
+        import pyarrow as pa
+
+        if not rows:
+            return b""
+        columns = list(zip(*rows, strict=True))
+        arrays = [pa.array(values, type=field.type) for values, field in zip(columns, self.schema, strict=True)]
+        return self._csv(pa.Table.from_arrays(arrays, schema=self.schema))
+
+    # ----------------------------------------------------------------------------------------------------------
+    def _fast_lines(self, block: bytes, staged_from: str) -> tuple[bytes, int] | None:
+        """``(csv, rows)``, or None when some line needs the exact path."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.json as pj
+
+        assert self.json_fields is not None
+        lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        try:
+            pa.array([block], pa.binary()).cast(pa.string())  # validates UTF-8 (Arrow's reader does not)
+            table = pj.read_json(
+                pa.BufferReader(block),
+                read_options=pj.ReadOptions(use_threads=False, block_size=max(len(block), 1 << 16) + 1),
+                parse_options=pj.ParseOptions(
+                    explicit_schema=pa.schema(list(self.json_fields.items())), unexpected_field_behavior="ignore"
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        if table.num_rows != lines:  # a blank line, or several objects on one line
+            return None
+        arrays = []
+        for key, column, arrow_type in zip(self.reader.keys, self.reader.columns, self.types, strict=True):
+            values = table.column(key)
+            if values.null_count == len(values):
+                arrays.append(pa.nulls(len(values), arrow_type))
+                continue
+            if pa.types.is_string(arrow_type):
+                if pc.any(pc.match_substring(values, "\x00")).as_py():
+                    return None
+                if column.max_length is not None and pc.max(pc.utf8_length(values)).as_py() > column.max_length:
+                    return None
+            elif pa.types.is_integer(arrow_type) or pa.types.is_timestamp(arrow_type):
+                low, high = pc.min_max(values).values()
+                bound = (
+                    (_MIN_EPOCH_MS, _MAX_EPOCH_MS + 1)
+                    if pa.types.is_timestamp(arrow_type)
+                    else (-_INT_RANGES[column.data_type], _INT_RANGES[column.data_type])
+                )
+                if not (bound[0] <= low.as_py() and high.as_py() < bound[1]):
+                    return None
+                if pa.types.is_timestamp(arrow_type):
+                    values = values.cast(arrow_type)
+            elif not pc.all(pc.is_finite(values)).as_py():
+                return None
+            arrays.append(values)
+        arrays.append(pa.repeat(pa.scalar(staged_from, pa.string()), table.num_rows))
+        return self._csv(pa.Table.from_arrays(arrays, schema=self.schema)), table.num_rows
+
+    @staticmethod
+    def _csv(table: Any) -> bytes:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
+        sink = pa.BufferOutputStream()
+        # Strings are always quoted, NULL is an empty unquoted field: COPY (FORMAT csv) tells '' from NULL.
+        pcsv.write_csv(table, sink, pcsv.WriteOptions(include_header=False, quoting_style="needed"))
+        return sink.getvalue().to_pybytes()
+
+
+def _arrow_type(column: Column, pa: Any) -> Any:
+    convert = converter_for(column)
+    if convert is _to_text:
+        return pa.string()
+    if convert is _to_int:
+        return pa.int64()
+    if convert is _to_float:
+        return pa.float64()
+    return pa.timestamp("ms")
+
+
+def line_blocks(chunks: Iterable[bytes], size: int) -> Iterator[tuple[int, bytes]]:
+    """``(number of the first line, block)``: a byte stream cut into blocks of whole lines of about ``size``."""
+    parts: list[bytes] = []
+    held = 0
+    first_line = 1
+    for chunk in chunks:
+        parts.append(chunk)
+        held += len(chunk)
+        if held < size:
+            continue
+        data = b"".join(parts)
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:  # one line longer than a block: keep reading
+            parts = [data]
+            continue
+        yield first_line, data[:cut]
+        first_line += data.count(b"\n", 0, cut)
+        parts = [data[cut:]] if cut < len(data) else []
+        held = len(data) - cut
+    if held:
+        yield first_line, b"".join(parts)
+
+
 def excerpt(line: bytes) -> str:
     return line[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
-
-
-def iter_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Lines of a byte stream split on ``\\n`` (``\\r\\n`` tolerated), holding one chunk at a time."""
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line[:-1] if line.endswith(b"\r") else line
-    if pending:
-        yield pending[:-1] if pending.endswith(b"\r") else pending
 
 
 def read_ahead(chunks: Iterable[bytes], depth: int = 4) -> Iterator[bytes]:

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from sparkify.sql import chunks, delete_where_in, ident, idents, insert_values, read_sql, render, validate_identifier
 from sparkify.staging import (
     STAGED_FROM,
     Column,
     CopyCredentials,
+    CsvEncoder,
     JsonRecordReader,
-    RejectedLine,
-    excerpt,
-    iter_lines,
+    line_blocks,
     parse_jsonpaths_file,
     prefetch,
     read_ahead,
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 LAYOUTS = ("lines", "document")
 STAGE_INCOMING = "stage_incoming"  # temp table: rows of this run before they replace staged rows by key
 STAGE_COPY = "stage_copy"  # temp table: Redshift COPY's landing place (COPY cannot fill staged_from)
+ENCODE_THREADS = 2  # blocks encoded to CSV at once (PostgreSQL path)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ class StageToRedshiftOperator(BaseOperator):
     :param aws_conn_id: the AWS connection (S3 access; ``role_arn``/keys for Redshift COPY).
     :param region: the bucket's region for Redshift COPY (default: the AWS connection's region).
     :param fetch_workers: PostgreSQL path: how many objects to download concurrently.
+    :param block_bytes: PostgreSQL path, ``lines`` layout: how much of an object is parsed and encoded at once
+        (a few blocks are in flight, so this bounds memory along with the 1 MB read-ahead chunks).
     :param incremental: stage only objects that are new or changed (by ETag) since the last successful load,
         tracked per key in ``staged_objects`` in the same transaction as the load; an unchanged source lists
         the prefix and reads nothing. Staged records replace staged records with the same ``key_columns``.
@@ -108,6 +111,7 @@ class StageToRedshiftOperator(BaseOperator):
         aws_conn_id: str = "aws_default",
         region: str | None = None,
         fetch_workers: int = 16,
+        block_bytes: int = 4 << 20,
         incremental: bool = False,
         key_columns: Sequence[str] = (),
         full_reload: bool | str = False,
@@ -125,6 +129,7 @@ class StageToRedshiftOperator(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.region = region
         self.fetch_workers = fetch_workers
+        self.block_bytes = block_bytes
         self.incremental = incremental
         self.key_columns = tuple(key_columns)
         self.full_reload = full_reload
@@ -300,41 +305,58 @@ class StageToRedshiftOperator(BaseOperator):
         except ValueError as exc:
             raise AirflowFailException(f"{self.table}: {exc}") from None
 
+        encoder = CsvEncoder(reader)
+
         def fetch(obj: S3Object) -> Any:
             body = client.get_object(Bucket=self.s3_bucket, Key=obj.key)["Body"]
             if self.json_layout == "document":
                 return body.read()
-            return body  # streamed by the writer, chunk by chunk
+            return body  # streamed by the writer, block by block
 
         window = self.fetch_workers * (8 if self.json_layout == "document" else 1)
-        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        objects = prefetch(pending, fetch, self.fetch_workers, window)
+        if self.json_layout == "lines":
+            # Objects stream in blocks of whole lines; blocks encode on a few threads (Arrow's reader and writer
+            # release the GIL) while this thread feeds the COPY, in order.
+            blocks = (
+                (obj, first_line, block)
+                for obj, body in objects
+                for first_line, block in line_blocks(read_ahead(body.iter_chunks(1 << 20)), self.block_bytes)
+            )
+            encoded = prefetch(
+                blocks,
+                lambda b: encoder.encode_lines(b[0].key, b[2], b[1], self._staged_from(b[0])),
+                ENCODE_THREADS,
+                ENCODE_THREADS * 2,
+            )
+        else:  # one record per object
+            batches = chunks(((o.key, 1, payload, self._staged_from(o)) for o, payload in objects), 1000)
+            encoded = prefetch(batches, encoder.encode_records, ENCODE_THREADS, ENCODE_THREADS * 2)
+
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
             ident(destination), idents([c.name for c in columns] + [STAGED_FROM])
         )
-        staged = 0
+        staged = fast_blocks = blocks_seen = 0
         rejections: list[tuple[str, int, str, str]] = []
-        with cur.copy(render(copy_sql)) as copy:
-            for obj, payload in prefetch(pending, fetch, self.fetch_workers, window):
-                staged_from = self._staged_from(obj)
-                if self.json_layout == "document":
-                    records: Any = [(1, payload)]
-                else:
-                    records = enumerate(iter_lines(read_ahead(payload.iter_chunks(1 << 20))), start=1)
-                for line_number, line in records:
-                    if not line.strip():
-                        continue
-                    try:
-                        row = reader.parse_line(line)
-                    except RejectedLine as exc:
-                        rejections.append((obj.key, line_number, exc.reason, excerpt(line)))
-                        if len(rejections) > self.max_errors:
-                            raise AirflowFailException(
-                                f"{self._uri(obj.key)} line {line_number}: {exc.reason} "
-                                f"(rejected {len(rejections)} line(s), max_errors={self.max_errors}); "
-                                f"line starts: {excerpt(line)[:80]!r}"
-                            ) from None
-                        continue
-                    copy.write_row((*row, staged_from))
-                    staged += 1
+        with cur.copy(render(copy_sql), writer=QueuedLibpqWriter(cur)) as copy:
+            for _, block in encoded:
+                rejections.extend(block.rejections)
+                if len(rejections) > self.max_errors:
+                    key, line_number, reason, text = rejections[self.max_errors]
+                    raise AirflowFailException(
+                        f"{self._uri(key)} line {line_number}: {reason} "
+                        f"(rejected {self.max_errors + 1} line(s), max_errors={self.max_errors}); "
+                        f"line starts: {text[:80]!r}"
+                    )
+                if block.csv:
+                    copy.write(block.csv)
+                staged += block.rows
+                fast_blocks += block.fast
+                blocks_seen += 1
+        if self.json_layout == "lines":
+            self.log.info(
+                "encoded %s of %s blocks with Arrow's JSON reader, the rest line by line", fast_blocks, blocks_seen
+            )
         if rejections:
             self._record_rejections(cur, rejections, context)
         return staged, len(rejections)

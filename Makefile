@@ -50,10 +50,10 @@ SCALE ?= 1
 data: $(STAMP)  ## generate N× the course volume into .local/data/scale-N: make data SCALE=10 [SONGS=20000]
 	@$(PY) -m tools.datagen --out .local/data/scale-$(SCALE) --scale $(SCALE) --seed $(SEED) $(if $(SONGS),--songs $(SONGS))
 
-BENCH_SCALE ?= 10
+BENCH_SCALES ?= 1 10 100
 BIG_MB ?= 1024
-bench: up  ## staging benchmark vs raw COPY and S3ToSqlOperator, peak RSS, idle stage_songs → bench/results.md
-	@$(PY) -m bench.stage_bench --scale $(BENCH_SCALE) --big-mb $(BIG_MB)
+bench: up  ## benchmark at N× (BENCH_SCALES): staging vs raw COPY/peer, ETL vs floor DAG → bench/results.md + .png
+	@$(PY) -m bench --scales $(BENCH_SCALES) --big-mb $(BIG_MB)
 
 lint: $(STAMP)  ## ruff + sqlfluff
 	$(VENV)/bin/ruff check .

@@ -1,32 +1,28 @@
 """Staging benchmark: StageToRedshiftOperator on the embedded default vs the limit and vs a peer.
 
-    python -m bench.stage_bench --scale 10 [--big-mb 1024] [--out bench/results.md]
-
-Measured side by side in one run, on the same objects in the S3 emulator and the same PostgreSQL:
+Measured side by side, on the same objects in the S3 emulator and the same PostgreSQL table:
 
 1. staging the month's event files (N× the course volume) with our operator, vs
    * the limit: PostgreSQL ``COPY … FROM STDIN (FORMAT csv)`` of the same rows, already flattened in a local CSV;
    * a peer: the amazon provider's ``S3ToSqlOperator`` (download, parse, ``insert_rows``) on the same objects;
-2. peak RSS of a process staging one big events object (``--big-mb``);
+2. peak RSS of a process staging one big events object;
 3. stage_songs in an hour with no new song files: time and objects read.
 
-Prints each ratio with its target and pass/fail, and writes a Markdown report. A benchmark, not a test:
-nothing here asserts.
+Called by ``python -m bench`` (see ``bench/__main__.py``); nothing here asserts.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +32,7 @@ from tools import stack  # noqa: E402
 
 for _k, _v in stack.env().items():
     os.environ.setdefault(_k, _v)
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # the operators' own logs stay quiet here
 
 MONTH = (datetime(2018, 11, 1, tzinfo=UTC), datetime(2018, 12, 1, tzinfo=UTC))
 
@@ -53,6 +50,7 @@ def machine() -> str:
 
 
 def scratch_db(name: str) -> str:
+    """A new, empty warehouse database with the Sparkify tables; this process's ``redshift`` connection."""
     stack._psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     stack._psql(f"CREATE DATABASE {name} OWNER {stack.PG_USER}")
     dsn = f"postgres://{stack.PG_USER}:{stack.PG_PASSWORD}@{stack.PG_HOST}:{stack.PG_PORT}/{name}"
@@ -268,94 +266,52 @@ def stage_songs_idle(bucket: str) -> tuple[float, int, int]:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--scale", type=float, default=10, help="N× the course volume of events (and songs)")
-    p.add_argument("--songs", type=int, default=None, help="song files (default 14,896·N, at most 20,000)")
-    p.add_argument("--big-mb", type=int, default=1024, help="size of the one big object for the peak-RSS run")
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
-    a = p.parse_args()
-    import logging
+@dataclass
+class StagingTimes:
+    """Seconds to stage the same month of events three ways (ours and raw repeated, alternating)."""
 
-    logging.disable(logging.INFO)
-    stack.pg_up()
-    stack.s3_up()
-    from tools.datagen import generate
-    from tools.seed import seed
+    rows: int
+    ours: list[float] = field(default_factory=list)
+    raw: list[float] = field(default_factory=list)
+    peer: float = 0.0
 
-    songs = a.songs or min(20_000, round(14_896 * a.scale))
-    work = Path(tempfile.mkdtemp(prefix="sparkify-bench-"))
-    stats = generate(
-        work / "data",
-        seed=11,
-        n_songs=songs,
-        start=date(2018, 11, 1),
-        days=30,
-        events_per_day=max(1, round(8_056 / 30 * a.scale)),
-        n_users=max(2, round(97 * a.scale)),
-    )
-    bucket = f"bench-{uuid.uuid4().hex[:8]}"
-    seed(work / "data", bucket)
-    keys = sorted(
-        k["Key"]
-        for page in s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="log_data/")
-        for k in page.get("Contents", [])
-    )
-    dsn = scratch_db("bench_staging")
-    columns, rows = flatten_to_csv(work / "data", work / "events.csv")
-
-    results: dict[str, tuple[float, int]] = {}
-    results["ours"] = run_ours(bucket, "log_data/")
-    truncate(dsn, "staging_events")
-    results["raw"] = run_raw_copy(dsn, work / "events.csv", columns)
-    truncate(dsn, "staging_events")
-    results["peer"] = run_peer(bucket, keys, columns[:-1])
-    truncate(dsn, "staging_events")
-    ours_rps = rows / results["ours"][0]
-    raw_rps = rows / results["raw"][0]
-    peer_rps = rows / results["peer"][0]
-
-    big_key, big_bytes, big_events = write_big_object(bucket, a.big_mb, seed=5)
-    base = baseline_rss()
-    peak = peak_rss_staging(bucket, big_key)
-    idle_seconds, idle_read, idle_listed = stage_songs_idle(bucket)
-
-    checks = [
-        ("staging vs raw COPY (rows/s ratio)", ours_rps / raw_rps, ">= 0.6", ours_rps / raw_rps >= 0.6),
-        ("staging vs S3ToSqlOperator (rows/s ratio)", ours_rps / peer_rps, ">= 8", ours_rps / peer_rps >= 8),
-        (f"peak RSS staging one {big_bytes / 1e6:,.0f} MB object (MiB)", peak, "< 300", peak < 300),
-        ("stage_songs, no new files: objects read", idle_read, "== 0", idle_read == 0),
-    ]
-    lines = [
-        "# Staging benchmark",
-        "",
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python -m bench.stage_bench --scale {a.scale:g} "
-        f"--big-mb {a.big_mb}`.",
-        "",
-        f"Machine: {machine()}.",
-        "",
-        f"Data: {stats['events']:,} events in 30 daily objects ({a.scale:g}× the course volume), "
-        f"{stats['songs']:,} song objects; big object: {big_events:,} events, {big_bytes / 1e6:,.0f} MB.",
-        "",
-        "| staging the month's events | seconds | rows/s |",
-        "|---|---:|---:|",
-        f"| StageToRedshiftOperator (S3 emulator → streaming COPY) | {results['ours'][0]:.2f} | {ours_rps:,.0f} |",
-        f"| limit: raw `COPY FROM STDIN` of a local CSV | {results['raw'][0]:.2f} | {raw_rps:,.0f} |",
-        f"| peer: S3ToSqlOperator (amazon provider) | {results['peer'][0]:.2f} | {peer_rps:,.0f} |",
-        "",
-        f"Peak RSS staging the big object: {peak:,.0f} MiB (the same process importing the operator and exiting: "
-        f"{base:,.0f} MiB).",
-        "",
-        f"stage_songs with no new song files: {idle_seconds:.2f} s, {idle_listed:,} objects listed, {idle_read} read.",
-        "",
-        "| measure | value | target | |",
-        "|---|---:|---|---|",
-        *[f"| {name} | {value:,.2f} | {target} | {'pass' if ok else 'MISS'} |" for name, value, target, ok in checks],
-    ]
-    a.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    print(f"\nwritten to {a.out}")
+    def rps(self, seconds: float | list[float]) -> float:
+        return self.rows / (statistics.median(seconds) if isinstance(seconds, list) else seconds)
 
 
-if __name__ == "__main__":
-    main()
+def list_keys(bucket: str, prefix: str) -> list[str]:
+    pages = s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return sorted(k["Key"] for page in pages for k in page.get("Contents", []))
+
+
+def empty_bucket(bucket: str) -> None:
+    """Delete a bench bucket's objects and the bucket: the emulator keeps them in memory."""
+    client = s3()
+    keys = list_keys(bucket, "")
+    for i in range(0, len(keys), 1000):
+        client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[i : i + 1000]]})
+    client.delete_bucket(Bucket=bucket)
+
+
+def measure_staging(bucket: str, dsn: str, folder: Path, work: Path, repeat: int, peer: bool = True) -> StagingTimes:
+    columns, rows = flatten_to_csv(folder, work / "events.csv")
+    times = StagingTimes(rows=rows)
+    for _ in range(repeat):
+        stack._psql("CHECKPOINT")  # each timed load starts with no dirty pages left from the one before
+        seconds, staged = run_ours(bucket, "log_data/")
+        if staged != rows:
+            raise RuntimeError(f"staged {staged:,} rows, the CSV has {rows:,}")
+        times.ours.append(seconds)
+        truncate(dsn, "staging_events")
+        stack._psql("CHECKPOINT")
+        seconds, copied = run_raw_copy(dsn, work / "events.csv", columns)
+        if copied != rows:
+            raise RuntimeError(f"raw COPY loaded {copied:,} rows, the CSV has {rows:,}")
+        times.raw.append(seconds)
+        truncate(dsn, "staging_events")
+    if peer:
+        stack._psql("CHECKPOINT")
+        times.peer, _ = run_peer(bucket, list_keys(bucket, "log_data/"), columns[:-1])
+        truncate(dsn, "staging_events")
+    (work / "events.csv").unlink()
+    return times

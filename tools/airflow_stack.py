@@ -39,6 +39,7 @@ class AirflowStack:
     executor: str = "LocalExecutor"
     extra_env: dict[str, str] = field(default_factory=dict)
     components: tuple[str, ...] = COMPONENTS
+    dag_ids: tuple[str, ...] = (DAG_ID,)  # waited for and unpaused by up()
 
     @property
     def url(self) -> str:
@@ -117,7 +118,8 @@ class AirflowStack:
             self.pidfile(name).write_text(f"{proc.pid}\n")
         if "api-server" in self.components:
             self._wait_healthy()
-            self._wait_for_dag_and_unpause()
+            for dag_id in self.dag_ids:
+                self._wait_for_dag_and_unpause(dag_id)
 
     def _ensure_metadata_db(self) -> None:
         if stack._psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.metadata_db}'") != "1":
@@ -165,20 +167,20 @@ class AirflowStack:
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read() or b"{}")
 
-    def _wait_for_dag_and_unpause(self, timeout: float = 180) -> None:
+    def _wait_for_dag_and_unpause(self, dag_id: str, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                dag = self.api("GET", f"dags/{DAG_ID}")
+                dag = self.api("GET", f"dags/{dag_id}")
             except urllib.error.HTTPError as exc:
                 if exc.code != 404:
                     raise
                 time.sleep(1)
                 continue
             if dag.get("is_paused"):
-                self.api("PATCH", f"dags/{DAG_ID}", {"is_paused": False})
+                self.api("PATCH", f"dags/{dag_id}", {"is_paused": False})
             return
-        sys.exit(f"{DAG_ID} was not parsed within {timeout:.0f} s (see {self.home / 'logs' / 'dag-processor.log'})")
+        sys.exit(f"{dag_id} was not parsed within {timeout:.0f} s (see {self.home / 'logs' / 'dag-processor.log'})")
 
     # --------------------------------------------------------------------------------------------------------------
     def down(self) -> None:

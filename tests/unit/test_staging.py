@@ -152,7 +152,7 @@ def test_fast_path_encodes_generated_events_exactly_like_the_line_by_line_path(t
     assert fast.fast
     assert not slow.fast
     assert fast.rows == slow.rows == block.count(b"\n") > 2000
-    assert fast.csv == slow.csv
+    assert bytes(fast.csv) == bytes(slow.csv)
     assert fast.rejections == slow.rejections == []
 
 
@@ -160,11 +160,11 @@ def test_csv_keeps_quotes_backslashes_tabs_newlines_and_tells_empty_from_null():
     block = b'{"song": "a \\"b\\" \\\\ c\\td\\ne", "userId": "", "ts": 1541105830796}\n{"song": null}\n'
     fast = encoder().encode_lines("k", block, 1, "s3://b/k")
     assert fast.fast
-    assert fast.csv == exact(block).csv
-    text = fast.csv.decode()
+    assert bytes(fast.csv) == bytes(exact(block).csv)
+    text = bytes(fast.csv).decode()
     first, second = text[: text.index('"s3://b/k"\n')], text.rsplit("\n", 2)[-2]
     assert first.startswith('"a ""b"" \\ c\td\ne"')  # CSV doubles quotes, keeps backslashes, tabs, newlines
-    assert ',"",' in fast.csv.decode()  # '' is quoted, NULL is an empty field
+    assert ',"",' in text  # '' is quoted, NULL is an empty field
     assert second == ',,,,,,"s3://b/k"'
     assert "2018-11-01 20:57:10.796" in first
 
@@ -196,7 +196,7 @@ def test_lines_the_fast_path_cannot_vouch_for_take_the_exact_path(line, value_or
         assert value_or_reason in reason
     else:
         assert result.rows == 3
-        assert value_or_reason in result.csv.decode().splitlines()[1]
+        assert value_or_reason in bytes(result.csv).decode().splitlines()[1]
 
 
 def test_blank_lines_are_skipped_and_keep_their_numbers():
@@ -217,7 +217,7 @@ def test_line_blocks_cut_at_newlines_and_number_the_first_line():
 def test_a_reader_of_nested_paths_has_no_fast_path_but_encodes_the_same():
     reader = JsonRecordReader([TEXT], [("a", "b")])
     assert not CsvEncoder(reader).has_fast_path
-    assert CsvEncoder(reader).encode_lines("k", b'{"a": {"b": "x"}}\n', 1, "u").csv == b'"x","u"\n'
+    assert bytes(CsvEncoder(reader).encode_lines("k", b'{"a": {"b": "x"}}\n', 1, "u").csv) == b'"x","u"\n'
 
 
 # ------------------------------------------------------------------------------------------------------------------

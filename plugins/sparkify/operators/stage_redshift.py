@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
-from psycopg.copy import QueuedLibpqWriter
 
 from sparkify.sql import chunks, delete_where_in, ident, idents, insert_values, read_sql, render, validate_identifier
 from sparkify.staging import (
@@ -19,6 +18,7 @@ from sparkify.staging import (
     Column,
     CopyCredentials,
     CsvEncoder,
+    EncodedBlock,
     JsonRecordReader,
     line_blocks,
     parse_jsonpaths_file,
@@ -111,7 +111,7 @@ class StageToRedshiftOperator(BaseOperator):
         aws_conn_id: str = "aws_default",
         region: str | None = None,
         fetch_workers: int = 16,
-        block_bytes: int = 4 << 20,
+        block_bytes: int = 2 << 20,
         incremental: bool = False,
         key_columns: Sequence[str] = (),
         full_reload: bool | str = False,
@@ -319,26 +319,27 @@ class StageToRedshiftOperator(BaseOperator):
             # Objects stream in blocks of whole lines; blocks encode on a few threads (Arrow's reader and writer
             # release the GIL) while this thread feeds the COPY, in order.
             blocks = (
-                (obj, first_line, block)
+                [obj, first_line, block]  # a list the encoder empties: a block is held only while it is encoded
                 for obj, body in objects
                 for first_line, block in line_blocks(read_ahead(body.iter_chunks(1 << 20)), self.block_bytes)
             )
-            encoded = prefetch(
-                blocks,
-                lambda b: encoder.encode_lines(b[0].key, b[2], b[1], self._staged_from(b[0])),
-                ENCODE_THREADS,
-                ENCODE_THREADS * 2,
-            )
+
+            def encode(job: list) -> EncodedBlock:
+                obj, first_line, block = job
+                job.clear()
+                return encoder.encode_lines(obj.key, block, first_line, self._staged_from(obj))
+
+            encoded = prefetch(blocks, encode, ENCODE_THREADS, ENCODE_THREADS + 1)
         else:  # one record per object
             batches = chunks(((o.key, 1, payload, self._staged_from(o)) for o, payload in objects), 1000)
-            encoded = prefetch(batches, encoder.encode_records, ENCODE_THREADS, ENCODE_THREADS * 2)
+            encoded = prefetch(batches, encoder.encode_records, ENCODE_THREADS, ENCODE_THREADS + 1)
 
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
             ident(destination), idents([c.name for c in columns] + [STAGED_FROM])
         )
         staged = fast_blocks = blocks_seen = 0
         rejections: list[tuple[str, int, str, str]] = []
-        with cur.copy(render(copy_sql), writer=QueuedLibpqWriter(cur)) as copy:
+        with cur.copy(render(copy_sql)) as copy:
             for _, block in encoded:
                 rejections.extend(block.rejections)
                 if len(rejections) > self.max_errors:

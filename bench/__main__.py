@@ -1,0 +1,265 @@
+"""The benchmark behind ``make bench``: staging and hourly runs at N× the course volume, as ratios.
+
+    python -m bench [--scales 1 10 100] [--hours 3] [--backfill-hours 24] [--big-mb 1024]
+                    [--dag-songs 2000] [--catalogue-songs 14896] [--repeat 3] [--out bench/results.md]
+
+For every scale N, one bucket holds a generated month of events at N× the course volume (and ``--dag-songs``
+song objects), one warehouse database is made for it, and, side by side in this one run:
+
+1. staging the month's events: ours vs raw ``COPY`` of the same rows from a local CSV (the limit) and vs the
+   amazon provider's ``S3ToSqlOperator`` (a peer) — ``bench/stage_bench.py``;
+2. an hourly run of sparkify_etl vs ``sparkify_floor`` (same ten-task shape, tasks that do nothing) under
+   ``airflow dags test`` and as a day's backfill under the scheduler — ``bench/dag_bench.py``.
+
+Then, once: peak RSS while staging one ``--big-mb`` events object, and stage_songs in an hour with no new song
+files over a catalogue of ``--catalogue-songs`` objects. Writes ``--out`` (Markdown) and a PNG beside it, and
+prints each target with pass/MISS. A benchmark, not a test: nothing asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from bench import dag_bench, stage_bench
+from bench.stage_bench import ROOT, stack
+
+COURSE_EVENTS_PER_DAY, COURSE_USERS = 8_056 / 30, 97
+
+
+def tag(scale: float) -> str:
+    return re.sub(r"[^0-9a-z]", "_", f"x{scale:g}")
+
+
+def target_for_dag_ratio(scale: float) -> float | None:
+    """≤ 1.3× the floor at 1× (and below), ≤ 1.6× at 100× (and above); none in between."""
+    if scale <= 1:
+        return 1.3
+    if scale >= 100:
+        return 1.6
+    return None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scales", type=float, nargs="+", default=[1, 10, 100], help="N× the course volume")
+    p.add_argument("--hours", type=int, default=3, help="hours timed under airflow dags test, per DAG and scale")
+    p.add_argument("--backfill-hours", type=int, default=24, help="hours of the backfill, per DAG and scale")
+    p.add_argument("--big-mb", type=int, default=1024, help="size of the one events object of the peak-RSS run")
+    p.add_argument("--dag-songs", type=int, default=2000, help="song objects in each scale's bucket")
+    p.add_argument("--catalogue-songs", type=int, default=14_896, help="song objects of the idle stage_songs run")
+    p.add_argument("--repeat", type=int, default=3, help="staging runs of ours and of raw COPY (median)")
+    p.add_argument("--skip-dags", action="store_true", help="staging measurements only")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    a = p.parse_args()
+    logging.disable(logging.INFO)
+    stack.pg_up()
+    stack.s3_up()
+    from tools.datagen import generate
+    from tools.seed import seed
+
+    work = Path(tempfile.mkdtemp(prefix="sparkify-bench-"))
+    started = time.monotonic()
+    rows: dict[float, dict] = {}
+    for scale in sorted(a.scales):
+        print(f"--- {scale:g}× the course volume", flush=True)
+        folder = work / tag(scale)
+        data = generate(
+            folder,
+            seed=11,
+            n_songs=a.dag_songs,
+            start=date(2018, 11, 1),
+            days=30,
+            events_per_day=max(1, round(COURSE_EVENTS_PER_DAY * scale)),
+            n_users=max(2, round(COURSE_USERS * scale)),
+        )
+        bucket = f"bench-{tag(scale).replace('_', '-')}-{uuid.uuid4().hex[:6]}"
+        seed(folder, bucket)
+        dsn = stage_bench.scratch_db(f"bench_{tag(scale)}")
+        staging = stage_bench.measure_staging(bucket, dsn, folder, work, a.repeat)
+        print(f"staging: ours {staging.rps(staging.ours):,.0f} rows/s, raw COPY {staging.rps(staging.raw):,.0f}, "
+              f"S3ToSqlOperator {staging.rps(staging.peer):,.0f}", flush=True)  # fmt: skip
+        mb = sum(f.stat().st_size for f in (folder / "log_data").rglob("*.json")) / 1e6
+        result = {"data": data, "staging": staging, "mb": mb}
+        if not a.skip_dags:
+            env = dag_bench.run_env(dsn, bucket)  # postgres://… is a connection URI
+            result["dags_test"] = dag_bench.measure_dags_test(env, a.hours)
+            print(f"dags test: ETL {statistics.median(result['dags_test'].etl):.1f} s, floor "
+                  f"{statistics.median(result['dags_test'].floor):.1f} s", flush=True)  # fmt: skip
+            result["backfill"] = dag_bench.measure_backfill(env, a.backfill_hours)
+            print(f"backfill: ETL {result['backfill'].etl[0]:.1f} s, floor {result['backfill'].floor[0]:.1f} s",
+                  flush=True)  # fmt: skip
+        rows[scale] = result
+        stage_bench.empty_bucket(bucket)
+
+    print("--- peak RSS and idle stage_songs", flush=True)
+    bucket = f"bench-once-{uuid.uuid4().hex[:6]}"
+    catalogue = work / "catalogue"
+    generate(catalogue, seed=12, n_songs=a.catalogue_songs, days=1, events_per_day=1, n_users=2)
+    seed(catalogue, bucket)
+    stage_bench.scratch_db("bench_once")
+    big_key, big_bytes, big_events = stage_bench.write_big_object(bucket, a.big_mb, seed=5)
+    base = stage_bench.baseline_rss()
+    peak = stage_bench.peak_rss_staging(bucket, big_key)
+    idle_seconds, idle_read, idle_listed = stage_bench.stage_songs_idle(bucket)
+    stage_bench.empty_bucket(bucket)
+
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    report = Report(a, rows, big_bytes, big_events, peak, base, idle_seconds, idle_read, idle_listed)
+    a.out.write_text(report.markdown(time.monotonic() - started))
+    report.plot(a.out.with_suffix(".png"))
+    print(a.out.read_text())
+    print(f"written to {a.out} and {a.out.with_suffix('.png')}")
+
+
+class Report:
+    def __init__(self, a, rows, big_bytes, big_events, peak, base, idle_seconds, idle_read, idle_listed):
+        self.a, self.rows = a, rows
+        self.big_bytes, self.big_events, self.peak, self.base = big_bytes, big_events, peak, base
+        self.idle_seconds, self.idle_read, self.idle_listed = idle_seconds, idle_read, idle_listed
+
+    def checks(self) -> list[tuple[str, float, str, bool | None]]:
+        largest = max(self.rows)
+        st = self.rows[largest]["staging"]
+        ours = st.rps(st.ours)
+        out = [
+            (f"staging vs raw COPY at {largest:g}× (rows/s ratio)", ours / st.rps(st.raw), ">= 0.6",
+             ours / st.rps(st.raw) >= 0.6),
+            (f"staging vs S3ToSqlOperator at {largest:g}× (rows/s ratio)", ours / st.rps(st.peer), ">= 8",
+             ours / st.rps(st.peer) >= 8),
+            (f"peak RSS staging one {self.big_bytes / 1e6:,.0f} MB object (MiB)", self.peak, "< 300",
+             self.peak < 300),
+            ("stage_songs, no new files: objects read", self.idle_read, "== 0", self.idle_read == 0),
+        ]  # fmt: skip
+        for scale, r in sorted(self.rows.items()):
+            target = target_for_dag_ratio(scale)
+            backfill = f"{self.a.backfill_hours}-hour backfill"
+            for way, label in (("dags_test", "airflow dags test, one hour"), ("backfill", backfill)):
+                if way in r:
+                    ratio = r[way].ratio
+                    verdict = ratio <= target if target else None
+                    out.append((f"{label} at {scale:g}×: ETL / floor", ratio, f"<= {target or '—'}", verdict))
+        return out
+
+    def markdown(self, elapsed: float) -> str:
+        a = self.a
+        lines = [
+            "# Benchmark: staging and hourly runs at N× the course volume",
+            "",
+            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python -m bench --scales "
+            f"{' '.join(f'{s:g}' for s in a.scales)} --hours {a.hours} --backfill-hours {a.backfill_hours} "
+            f"--big-mb {a.big_mb} --dag-songs {a.dag_songs} --catalogue-songs {a.catalogue_songs} "
+            f"--repeat {a.repeat}` ({elapsed / 60:.0f} min).",
+            "",
+            f"Machine: {stage_bench.machine()}.",
+            "",
+            "Each scale's bucket holds a generated month (30 daily objects) of events at N× the course volume and "
+            f"{a.dag_songs:,} song objects (see README, *Benchmark*, for why the song catalogue is not scaled here).",
+            "",
+            "## 1. Staging the month's events into the embedded warehouse",
+            "",
+            f"Median of {a.repeat} runs for ours and raw COPY (alternating), one run of the peer.",
+            "",
+            "| scale | events | MB | ours s | ours rows/s | raw COPY s | raw rows/s | S3ToSqlOperator s | peer rows/s "
+            "| ours / raw | ours / peer |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for scale, r in sorted(self.rows.items()):
+            st = r["staging"]
+            ours, raw, peer = st.rps(st.ours), st.rps(st.raw), st.rps(st.peer)
+            lines.append(
+                f"| {scale:g}× | {st.rows:,} | {r['mb']:,.1f} | {statistics.median(st.ours):.2f} | {ours:,.0f} | "
+                f"{statistics.median(st.raw):.2f} | {raw:,.0f} | {st.peer:.2f} | {peer:,.0f} | {ours / raw:.2f} | "
+                f"{ours / peer:.1f} |"
+            )
+        lines += [
+            "",
+            f"## 2. Peak memory staging one {self.big_bytes / 1e6:,.0f} MB events object",
+            "",
+            f"{self.big_events:,} events; peak RSS (VmHWM) of the staging process: {self.peak:,.0f} MiB "
+            f"(the same process importing the operator and exiting: {self.base:,.0f} MiB).",
+            "",
+        ]
+        dag_rows = [(s, r) for s, r in sorted(self.rows.items()) if "dags_test" in r]
+        if dag_rows:
+            lines += [
+                "## 3. An hourly run of sparkify_etl vs Airflow's floor (sparkify_floor: same shape, no work)",
+                "",
+                f"`airflow dags test`: median wall time over {a.hours} hours (after an untimed warm-up hour). "
+                f"Backfill: `airflow backfill create` of {a.backfill_hours} hours, LocalExecutor, 4 runs at a time, "
+                "from the command to the last run's end. *ETL's stage_songs*: what the idle stage_songs task reports "
+                f"for itself (listing the {a.dag_songs:,} song objects, reading none), median over the timed hours.",
+                "",
+                "| scale | events/hour | dags test ETL s | floor s | ratio | ETL's stage_songs s | backfill ETL s "
+                "| floor s | ratio |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            ]
+            for scale, r in dag_rows:
+                dt, bf = r["dags_test"], r["backfill"]
+                per_hour = r["data"]["events"] / 30 / 24
+                lines.append(
+                    f"| {scale:g}× | {per_hour:,.0f} | {statistics.median(dt.etl):.1f} | "
+                    f"{statistics.median(dt.floor):.1f} | {dt.ratio:.2f} | "
+                    f"{statistics.median(dt.stage_songs) if dt.stage_songs else float('nan'):.1f} | "
+                    f"{bf.etl[0]:.1f} | {bf.floor[0]:.1f} | "
+                    f"{bf.ratio:.2f} |"
+                )
+            lines.append("")
+        lines += [
+            "## 4. stage_songs in an hour with no new song files",
+            "",
+            f"{self.idle_seconds:.2f} s: {self.idle_listed:,} objects listed, {self.idle_read} read.",
+            "",
+            "## Targets",
+            "",
+            "| measure | value | target | |",
+            "|---|---:|---|---|",
+        ]
+        for name, value, target, ok in self.checks():
+            verdict = "—" if ok is None else "pass" if ok else "MISS"
+            lines.append(f"| {name} | {value:,.2f} | {target} | {verdict} |")
+        lines += ["", "![staging throughput and ETL/floor ratios by scale](results.png)", ""]
+        return "\n".join(lines)
+
+    def plot(self, path: Path) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        scales = sorted(self.rows)
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+        for label, attr in (("StageToRedshiftOperator (ours)", "ours"), ("raw COPY from a local CSV (limit)", "raw"),
+                            ("S3ToSqlOperator (peer)", "peer")):  # fmt: skip
+            rps = [self.rows[s]["staging"].rps(getattr(self.rows[s]["staging"], attr)) for s in scales]
+            left.plot(scales, rps, marker="o", label=label)
+        left.set(xscale="log", yscale="log", xlabel="N× the course volume", ylabel="rows staged per second",
+                 title="Staging a month of events")  # fmt: skip
+        left.legend()
+        left.grid(True, which="both", alpha=0.3)
+        dag_scales = [s for s in scales if "dags_test" in self.rows[s]]
+        if dag_scales:
+            for label, way in (("airflow dags test (one hour)", "dags_test"),
+                               (f"{self.a.backfill_hours}-hour backfill", "backfill")):  # fmt: skip
+                right.plot(dag_scales, [self.rows[s][way].ratio for s in dag_scales], marker="o", label=label)
+            right.axhline(1.3, color="grey", linestyle="--", linewidth=1, label="target at 1× (1.3)")
+            right.axhline(1.6, color="grey", linestyle=":", linewidth=1, label="target at 100× (1.6)")
+            right.axhline(1.0, color="black", linewidth=0.5)
+            right.set(xscale="log", xlabel="N× the course volume", ylabel="sparkify_etl time / floor time",
+                      title="An hourly run vs Airflow's floor")  # fmt: skip
+            right.legend()
+            right.grid(True, which="both", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

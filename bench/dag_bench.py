@@ -1,0 +1,152 @@
+"""DAG-run benchmark: an hour of sparkify_etl against Airflow's own floor, ``sparkify_floor``.
+
+``sparkify_floor`` (``bench/floor_dag.py``) has sparkify_etl's ten tasks, dependencies, timetable and
+``max_active_runs``, with tasks that do nothing. Both are measured on the same machine, the same metadata
+database and the same warehouse, in two ways:
+
+* ``airflow dags test <dag> <hour>``: the command's wall time, interpreter start and DAG parse included, for
+  a few busy hours (after one untimed warm-up hour each, which also stages the song catalogue once);
+* a 24-hour backfill under the scheduler (``airflow backfill create``, LocalExecutor, ``--max-active-runs 4``)
+  on a fresh Airflow (its own metadata DB, ``use_job_schedule`` off so no scheduled run competes): from the
+  command to the last run's end as Airflow records it.
+
+Called by ``python -m bench`` (see ``bench/__main__.py``); nothing here asserts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tools import stack
+
+ROOT = Path(__file__).resolve().parent.parent
+ETL, FLOOR = "sparkify_etl", "sparkify_floor"
+AIRFLOW = str(stack.VENV_BIN / "airflow")
+DAY = datetime(2018, 11, 15, tzinfo=UTC)
+WARM_UP_HOUR = DAY + timedelta(hours=15)
+BENCH_PORT = int(os.environ.get("SPARKIFY_BENCH_AIRFLOW_PORT", "58091"))
+
+
+@dataclass
+class DagTimes:
+    """Seconds per DAG for one way of running it (medians over the measured hours, or one backfill)."""
+
+    etl: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    stage_songs: list[float] = field(default_factory=list)  # the ETL's idle stage_songs, as its log reports
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.etl) / statistics.median(self.floor)
+
+
+def dags_folder() -> Path:
+    """A DAGs folder holding exactly the two DAGs (links to dags/sparkify_etl.py and bench/floor_dag.py)."""
+    folder = stack.LOCAL / "bench" / "dags"
+    folder.mkdir(parents=True, exist_ok=True)
+    targets = {ETL: ROOT / "dags" / "sparkify_etl.py", FLOOR: ROOT / "bench" / "floor_dag.py"}
+    for dag_id, target in targets.items():
+        link = folder / f"{dag_id}.py"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(target)
+    return folder
+
+
+def run_env(conn_uri: str, bucket: str) -> dict[str, str]:
+    return {
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",  # as deployed: task logs at INFO
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
+        "AIRFLOW_CONN_REDSHIFT": conn_uri,
+        "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket,
+    }
+
+
+STAGE_SONGS_LOG = re.compile(
+    r"staged [\d,]+ rows into staging_songs from [\d,]+ of [\d,]+ listed objects .*? in ([\d.]+) s"
+)
+
+
+def dags_test(dag_id: str, hour: datetime, extra_env: dict[str, str]) -> tuple[float, str]:
+    """Wall seconds and output of ``airflow dags test dag_id hour``; an error if the run does not succeed."""
+    env = {**os.environ, **stack.env(), **extra_env}
+    path = Path(extra_env["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
+    started = time.perf_counter()
+    out = subprocess.run(
+        [AIRFLOW, "dags", "test", dag_id, hour.isoformat(), "-f", str(path)],
+        env=env, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    text = out.stdout + out.stderr
+    if out.returncode != 0 or "state=success" not in text:
+        raise RuntimeError(f"airflow dags test {dag_id} {hour:%Y-%m-%dT%H} did not succeed:\n{text[-3000:]}")
+    return seconds, text
+
+
+def measure_dags_test(extra_env: dict[str, str], hours: int) -> DagTimes:
+    stack.airflow_db_up()
+    for dag_id in (ETL, FLOOR):  # untimed: first parse caches, tables created, song catalogue staged once
+        dags_test(dag_id, WARM_UP_HOUR, extra_env)
+    times = DagTimes()
+    for h in range(hours):
+        hour = WARM_UP_HOUR + timedelta(hours=1 + h)
+        seconds, text = dags_test(ETL, hour, extra_env)
+        times.etl.append(seconds)
+        times.stage_songs += [float(m) for m in STAGE_SONGS_LOG.findall(text)]
+        times.floor.append(dags_test(FLOOR, hour, extra_env)[0])
+    return times
+
+
+def _backfill(af, dag_id: str, hours: int) -> float:
+    started = datetime.now(UTC)
+    last = DAY + timedelta(hours=hours - 1)
+    out = subprocess.run(
+        [AIRFLOW, "backfill", "create", "--dag-id", dag_id, "--from-date", DAY.isoformat(), "--to-date",
+         last.isoformat(), "--max-active-runs", "4"],
+        env=af.env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"airflow backfill create {dag_id} failed:\n{(out.stdout + out.stderr)[-3000:]}")
+    deadline = time.monotonic() + 3600
+    runs: list[dict] = []
+    while time.monotonic() < deadline:
+        runs = af.api("GET", f"dags/{dag_id}/dagRuns?run_type=backfill&limit=1000")["dag_runs"]
+        if len(runs) == hours and all(r["state"] in ("success", "failed") for r in runs):
+            break
+        time.sleep(1)
+    else:
+        raise RuntimeError(f"the {dag_id} backfill did not finish within an hour: {[r['state'] for r in runs]}")
+    failed = [r["logical_date"] for r in runs if r["state"] != "success"]
+    if failed:
+        raise RuntimeError(f"the {dag_id} backfill has failed runs: {failed} (see {af.home / 'logs'})")
+    ended = max(datetime.fromisoformat(r["end_date"].replace("Z", "+00:00")) for r in runs)
+    return (ended - started).total_seconds()
+
+
+def measure_backfill(extra_env: dict[str, str], hours: int) -> DagTimes:
+    """One backfill of ``hours`` hours per DAG on a fresh Airflow (own home, metadata DB and port)."""
+    from tools.airflow_stack import AirflowStack
+
+    metadata_db = "airflow_bench"
+    stack._psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
+    af = AirflowStack(
+        home=Path(tempfile.mkdtemp(prefix="sparkify-bench-airflow-")),
+        port=BENCH_PORT,
+        metadata_db=metadata_db,
+        extra_env={**extra_env, "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"},
+        dag_ids=(ETL, FLOOR),
+    )
+    try:
+        af.up()
+        return DagTimes(etl=[_backfill(af, ETL, hours)], floor=[_backfill(af, FLOOR, hours)])
+    finally:
+        af.down()
+        stack._psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")

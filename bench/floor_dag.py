@@ -1,0 +1,44 @@
+"""
+### sparkify_floor — Airflow's own floor for an hourly run of sparkify_etl (benchmark only)
+
+The same ten tasks, the same dependencies, timetable, retries and `max_active_runs` as `sparkify_etl`, but
+every task does nothing: nine Python tasks that return at once and the same `EmptyOperator` at the end. What
+a run of this DAG costs is what Airflow itself costs to parse, schedule, start and record ten tasks; the
+benchmark (`make bench`) divides sparkify_etl's time by it. Not in `dags/`: it is never deployed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG, task
+
+from sparkify.timetables import HourlyDataIntervalTimetable
+
+TASKS = ("begin", "stage_events", "stage_songs", "load_songplays", "load_users", "load_songs", "load_artists",
+         "load_time", "run_quality_checks")  # fmt: skip
+
+
+@task
+def nothing() -> None:
+    """Return at once: the work of the real task is what the floor leaves out."""
+
+
+with DAG(
+    dag_id="sparkify_floor",
+    description="sparkify_etl's shape with tasks that do nothing: Airflow's floor (benchmark only)",
+    doc_md=__doc__,
+    schedule=HourlyDataIntervalTimetable(),
+    start_date=datetime(2018, 11, 1),
+    catchup=False,
+    default_args={"owner": "sparkify-data-eng", "retries": 3, "retry_delay": timedelta(minutes=5)},
+    max_active_runs=4,
+    tags=["sparkify", "benchmark"],
+) as dag:
+    t = {name: nothing.override(task_id=name)() for name in TASKS}
+    end = EmptyOperator(task_id="end")
+
+    t["begin"] >> [t["stage_events"], t["stage_songs"]] >> t["load_songplays"]
+    t["load_songplays"] >> [t["load_users"], t["load_songs"], t["load_artists"], t["load_time"]]
+    [t["load_users"], t["load_songs"], t["load_artists"], t["load_time"]] >> t["run_quality_checks"] >> end

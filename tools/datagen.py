@@ -375,7 +375,7 @@ def main() -> None:
         help="N× the course volume: 14,896·N songs, 268.5·N events a day, 97·N users (overrides those options)",
     )
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--songs", type=int, default=1500)
+    p.add_argument("--songs", type=int, default=None, help="song objects (default 1,500, or 14,896·N with --scale)")
     p.add_argument("--start", type=date.fromisoformat, default=date(2018, 11, 1))
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--events-per-day", type=int, default=270)
@@ -383,10 +383,10 @@ def main() -> None:
     p.add_argument("--match-rate", type=float, default=0.05)
     a = p.parse_args()
     if a.scale:
-        a.songs = max(1, round(COURSE_SONGS * a.scale)) if a.songs == 1500 else a.songs
+        a.songs = a.songs or max(1, round(COURSE_SONGS * a.scale))
         a.events_per_day = max(1, round(COURSE_EVENTS_PER_DAY * a.scale))
         a.users = max(2, round(COURSE_USERS * a.scale))
-    stats = generate(a.out, a.seed, a.songs, a.start, a.days, a.events_per_day, a.users, a.match_rate)
+    stats = generate(a.out, a.seed, a.songs or 1500, a.start, a.days, a.events_per_day, a.users, a.match_rate)
     print(f"generated {stats['songs']:,} songs and {stats['events']:,} events over {stats['days']} days in {a.out}")
 
 

@@ -69,10 +69,11 @@ class ScratchWarehouse:
         return {t: sorted(self.query(f'SELECT * FROM "{t}"'), key=repr) for t in tables}
 
     def drop(self) -> None:
-        import psycopg
+        from tools import stack
 
-        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        # As the superuser: WITH (FORCE) must also end an autovacuum worker that may be in the database, which
+        # the owning role is not allowed to signal (seen as InsufficientPrivilege in a teardown).
+        stack._psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -31,8 +31,6 @@ from pathlib import Path
 from bench import dag_bench, stage_bench
 from bench.stage_bench import ROOT, stack
 
-COURSE_EVENTS_PER_DAY, COURSE_USERS = 8_056 / 30, 97
-
 
 def tag(scale: float) -> str:
     return re.sub(r"[^0-9a-z]", "_", f"x{scale:g}")
@@ -63,7 +61,7 @@ def main() -> None:
     logging.disable(logging.INFO)
     stack.pg_up()
     stack.s3_up()
-    from tools.datagen import generate
+    from tools.datagen import generate, scaled_volume
     from tools.seed import seed
 
     work = Path(tempfile.mkdtemp(prefix="sparkify-bench-"))
@@ -75,11 +73,9 @@ def main() -> None:
         data = generate(
             folder,
             seed=11,
-            n_songs=a.dag_songs,
             start=date(2018, 11, 1),
             days=30,
-            events_per_day=max(1, round(COURSE_EVENTS_PER_DAY * scale)),
-            n_users=max(2, round(COURSE_USERS * scale)),
+            **{**scaled_volume(scale), "n_songs": a.dag_songs},  # the catalogue is not scaled: see README
         )
         bucket = f"bench-{tag(scale).replace('_', '-')}-{uuid.uuid4().hex[:6]}"
         seed(folder, bucket)

@@ -366,6 +366,15 @@ def generate(
 COURSE_SONGS, COURSE_EVENTS_PER_DAY, COURSE_USERS = 14_896, 8_056 / 30, 97
 
 
+def scaled_volume(scale: float) -> dict[str, int]:
+    """``generate`` arguments for N× the course volume: songs, events a day and users."""
+    return {
+        "n_songs": max(1, round(COURSE_SONGS * scale)),
+        "events_per_day": max(1, round(COURSE_EVENTS_PER_DAY * scale)),
+        "n_users": max(2, round(COURSE_USERS * scale)),
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True)
@@ -383,9 +392,9 @@ def main() -> None:
     p.add_argument("--match-rate", type=float, default=0.05)
     a = p.parse_args()
     if a.scale:
-        a.songs = a.songs or max(1, round(COURSE_SONGS * a.scale))
-        a.events_per_day = max(1, round(COURSE_EVENTS_PER_DAY * a.scale))
-        a.users = max(2, round(COURSE_USERS * a.scale))
+        volume = scaled_volume(a.scale)
+        a.songs = a.songs or volume["n_songs"]
+        a.events_per_day, a.users = volume["events_per_day"], volume["n_users"]
     stats = generate(a.out, a.seed, a.songs or 1500, a.start, a.days, a.events_per_day, a.users, a.match_rate)
     print(f"generated {stats['songs']:,} songs and {stats['events']:,} events over {stats['days']} days in {a.out}")
 

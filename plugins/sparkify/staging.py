@@ -298,6 +298,7 @@ class CsvEncoder:
 
     def __init__(self, reader: JsonRecordReader):
         import pyarrow as pa
+        import pyarrow.json as pj
 
         self.reader = reader
         # malloc, not Arrow's default mimalloc pool, which keeps freed blocks' pages: staging a 1 GB object
@@ -317,6 +318,9 @@ class CsvEncoder:
                     break
             else:
                 self.json_fields = fields
+                self.parse_options = pj.ParseOptions(
+                    explicit_schema=pa.schema(list(fields.items())), unexpected_field_behavior="ignore"
+                )
 
     @property
     def has_fast_path(self) -> bool:
@@ -375,9 +379,7 @@ class CsvEncoder:
             table = pj.read_json(
                 pa.BufferReader(block),
                 read_options=pj.ReadOptions(use_threads=False, block_size=max(len(block), 1 << 16) + 1),
-                parse_options=pj.ParseOptions(
-                    explicit_schema=pa.schema(list(self.json_fields.items())), unexpected_field_behavior="ignore"
-                ),
+                parse_options=self.parse_options,
                 memory_pool=self.pool,
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

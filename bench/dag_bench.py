@@ -32,7 +32,7 @@ ETL, FLOOR = "sparkify_etl", "sparkify_floor"
 AIRFLOW = str(stack.VENV_BIN / "airflow")
 DAY = datetime(2018, 11, 15, tzinfo=UTC)
 WARM_UP_HOUR = DAY + timedelta(hours=15)
-BENCH_PORT = int(os.environ.get("SPARKIFY_BENCH_AIRFLOW_PORT", "58091"))
+BENCH_PORT = int(os.environ.get("SPARKIFY_BENCH_AIRFLOW_PORT", "28380"))
 
 
 @dataclass

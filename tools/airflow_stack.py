@@ -34,7 +34,9 @@ class AirflowStack:
     """One Airflow installation: its home, port, metadata database and extra environment."""
 
     home: Path = field(default_factory=lambda: stack.LOCAL / "airflow")
-    port: int = int(os.environ.get("SPARKIFY_AIRFLOW_PORT", "58080"))
+    # The api-server's port; the task log servers take the next two (worker, triggerer), so two checkouts with
+    # different ports run side by side. Below the ephemeral port range: see tools/stack.py.
+    port: int = int(os.environ.get("SPARKIFY_AIRFLOW_PORT", "28080"))
     metadata_db: str = stack.AIRFLOW_DB
     executor: str = "LocalExecutor"
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -44,6 +46,11 @@ class AirflowStack:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Every port this installation listens on, by what listens there."""
+        return {"api-server": self.port, "worker log server": self.port + 1, "triggerer log server": self.port + 2}
 
     @property
     def run_dir(self) -> Path:
@@ -80,6 +87,8 @@ class AirflowStack:
                 "AIRFLOW__CORE__PARALLELISM": "8",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
                 "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.ports["worker log server"]),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.ports["triggerer log server"]),
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 "AIRFLOW__API__BASE_URL": self.url,
                 "AIRFLOW__API_AUTH__JWT_SECRET": secret_file.read_text(),
@@ -94,7 +103,16 @@ class AirflowStack:
         return e
 
     # --------------------------------------------------------------------------------------------------------------
+    def _running(self, component: str) -> bool:
+        pid = stack._read_pid(self.pidfile(component))
+        return bool(pid and stack._pid_alive(pid))
+
     def up(self) -> None:
+        to_start = [name for name in self.components if not self._running(name)]
+        for name in to_start:  # fail now, naming the port's holder, rather than after a start-up timeout
+            for what in _LISTENS.get(name.split()[0], ()):
+                host = "127.0.0.1" if what == "api-server" else "0.0.0.0"  # log servers bind every interface
+                stack.require_free_port(self.ports[what], f"the {what}", "SPARKIFY_AIRFLOW_PORT", host)
         stack.pg_up()
         stack.s3_up()
         self._ensure_metadata_db()
@@ -102,12 +120,7 @@ class AirflowStack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        for name in self.components:
-            pid = stack._read_pid(self.pidfile(name))
-            if pid and stack._pid_alive(pid):
-                continue
-            if name == "api-server" and stack._port_open(self.port):
-                sys.exit(f"127.0.0.1:{self.port} is in use by another program; set SPARKIFY_AIRFLOW_PORT")
+        for name in to_start:
             cmd = [str(stack.VENV_BIN / "airflow"), *name.split()]
             if name == "api-server":
                 cmd += ["--port", str(self.port), "--host", "127.0.0.1"]
@@ -137,6 +150,8 @@ class AirflowStack:
             marker.write_text(version)
 
     def _wait_healthy(self, timeout: float = 120) -> None:
+        """Wait for the api-server to answer; fail at once if it exits or cannot bind its port."""
+        log = self.home / "logs" / "api-server.log"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with (
@@ -145,6 +160,16 @@ class AirflowStack:
             ):
                 if r.status == 200:
                     return
+            pid = stack._read_pid(self.pidfile("api-server"))
+            tail = log.read_text(errors="replace")[-20_000:] if log.exists() else ""
+            if "address already in use" in tail.lower():
+                self.down()
+                sys.exit(f"the api-server could not bind 127.0.0.1:{self.port} (address already in use): held by "
+                         f"{stack.port_holders(self.port)}; choose another port with SPARKIFY_AIRFLOW_PORT=… "
+                         f"(log: {log})")  # fmt: skip
+            if not (pid and stack._pid_alive(pid)):
+                self.down()
+                sys.exit(f"the api-server exited while starting (log: {log}):\n{tail[-2000:]}")
             time.sleep(0.5)
         sys.exit(f"the api-server did not answer on {self.url} within {timeout:.0f} s (see {self.home / 'logs'})")
 
@@ -202,9 +227,19 @@ class AirflowStack:
                 os.killpg(pid, signal.SIGKILL)
         for name in self.components:
             self.pidfile(name).unlink(missing_ok=True)
-        stack._wait_port_free(self.port, "the api-server")
         if pids:
+            for what, port in self.ports.items():
+                stack._wait_port_free(port, f"the {what}")
             print(f"airflow stopped ({', '.join(pids)})")
+
+
+# What each component listens on (see AirflowStack.ports); the scheduler serves task logs under LocalExecutor.
+_LISTENS = {
+    "api-server": ("api-server",),
+    "scheduler": ("worker log server",),
+    "celery": ("worker log server",),
+    "triggerer": ("triggerer log server",),
+}
 
 
 def _wait_all(pids, timeout: float) -> None:
@@ -214,6 +249,7 @@ def _wait_all(pids, timeout: float) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
+    stack._reap(pgid)  # a leader we started and that exited is a zombie until reaped: it would look alive
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -234,8 +270,7 @@ def main(argv: list[str]) -> None:
         af.down()
     elif cmd == "status":
         for name in af.components:
-            pid = stack._read_pid(af.pidfile(name))
-            print(f"{name}: {f'up (pid {pid})' if pid and stack._pid_alive(pid) else 'down'}")
+            print(f"{name}: {f'up (pid {stack._read_pid(af.pidfile(name))})' if af._running(name) else 'down'}")
     else:
         sys.exit(f"usage: python -m tools.airflow_stack up|down|status (got {cmd!r})")
 

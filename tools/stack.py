@@ -28,8 +28,11 @@ LOCAL = ROOT / ".local"
 VENV_BIN = Path(sys.executable).parent
 
 PG_HOST = "127.0.0.1"
-PG_PORT = int(os.environ.get("SPARKIFY_PG_PORT", "55432"))
-S3_PORT = int(os.environ.get("SPARKIFY_S3_PORT", "55433"))
+# Default ports lie below Linux's ephemeral port range (net.ipv4.ip_local_port_range, 32768–60999 here): a port
+# inside it can be held for a moment by any outgoing connection of the stack's many processes, and a server
+# started just then cannot bind it (seen: `make airflow` failing 2 starts in 3 on 58080, "address already in use").
+PG_PORT = int(os.environ.get("SPARKIFY_PG_PORT", "25432"))
+S3_PORT = int(os.environ.get("SPARKIFY_S3_PORT", "25433"))
 PG_USER = "sparkify"
 PG_PASSWORD = "sparkify"  # local, loopback-only development credentials
 WAREHOUSE_DB = "warehouse"
@@ -87,7 +90,62 @@ def _wait_port(port: int, what: str, timeout: float = 30) -> None:
     sys.exit(f"{what} did not open 127.0.0.1:{port} within {timeout:.0f} s (see {LOCAL / 'logs'})")
 
 
+def ephemeral_port_range() -> tuple[int, int]:
+    """Linux's range for outgoing connections' local ports (other systems: the IANA range)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 49152, 65535
+
+
+def port_holders(port: int) -> str:
+    """Who holds a local TCP port, e.g. ``pid 812 (moto_server) listening``, for error messages."""
+    import psutil
+
+    def name(pid: int | None) -> str:
+        try:
+            return f"pid {pid} ({psutil.Process(pid).name()})" if pid else "a process of another user"
+        except psutil.Error:
+            return f"pid {pid}"
+
+    try:
+        held = [c for c in psutil.net_connections(kind="tcp") if c.laddr and c.laddr.port == port]
+    except psutil.Error as exc:
+        return f"unknown ({exc})"
+    listeners = [f"{name(c.pid)} listening" for c in held if c.status == psutil.CONN_LISTEN]
+    if listeners:  # the other sockets on the port are its accepted connections
+        return "; ".join(dict.fromkeys(listeners))
+    outgoing = [f"{name(c.pid)}, {c.status.lower()} to {c.raddr.ip}:{c.raddr.port}" for c in held if c.raddr]
+    if outgoing:
+        return "an outgoing connection using it as its local port: " + "; ".join(dict.fromkeys(outgoing[:3]))
+    return "no process found (it may be free again in a moment)"
+
+
+def require_free_port(port: int, what: str, setting: str, host: str = "127.0.0.1") -> None:
+    """Exit at once, naming the port and its holder, if ``what`` could not bind ``host:port`` now."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT does not block them
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            sys.exit(f"{what} cannot listen on {host}:{port} ({exc.strerror}): held by {port_holders(port)}. "
+                     f"Stop that process or choose another port with {setting}=…")  # fmt: skip
+    low, high = ephemeral_port_range()
+    if low <= port <= high:
+        print(f"warning: port {port} ({what}) lies in the ephemeral port range {low}–{high}: an outgoing "
+              f"connection may take it at any moment; prefer a port below {low} ({setting})",
+              file=sys.stderr)  # fmt: skip
+
+
+def _reap(pid: int) -> None:
+    """Collect ``pid``'s exit status if it is our child, so an exited child does not look alive as a zombie."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
 def _pid_alive(pid: int) -> bool:
+    _reap(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -164,6 +222,9 @@ def pg_up() -> None:
     if pid and _pid_alive(pid) and _port_open(PG_PORT):
         print(f"postgres already running (pid {pid}) on {PG_HOST}:{PG_PORT}")
     else:
+        if pid and _pid_alive(pid):  # running on another port (an earlier default or setting): restart it
+            pg_down()
+        require_free_port(PG_PORT, "postgres", "SPARKIFY_PG_PORT")
         opts = f"-c listen_addresses={PG_HOST} -p {PG_PORT} -k {data} -c fsync=off -c max_connections=200"
         subprocess.run(
             _as_pg([_pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"]),
@@ -222,8 +283,9 @@ def s3_up() -> None:
     if pid and _pid_alive(pid) and _port_open(S3_PORT):
         print(f"S3 emulator already running (pid {pid}) on 127.0.0.1:{S3_PORT}")
         return
-    if _port_open(S3_PORT):
-        sys.exit(f"127.0.0.1:{S3_PORT} is in use by another program; set SPARKIFY_S3_PORT")
+    if pid and _pid_alive(pid):  # running on another port (an earlier default or setting): restart it
+        s3_down()
+    require_free_port(S3_PORT, "the S3 emulator", "SPARKIFY_S3_PORT")
     logs = LOCAL / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / "s3.log", "ab") as out:

@@ -18,7 +18,7 @@ from tests.conftest import ROOT, scratch_airflow
 
 pytestmark = pytest.mark.integration
 
-PORT = 58091
+PORT = 28180  # api-server; log servers on the next two (tools.airflow_stack)
 
 
 def plays_per_hour(folder) -> dict[str, int]:

@@ -13,7 +13,7 @@ from tests.integration.test_airflow_e2e import plays_per_hour, wait_for
 
 pytestmark = pytest.mark.integration
 
-PORT, REDIS_PORT = 58092, 56379
+PORT, REDIS_PORT = 28280, 26379  # below the ephemeral port range (tools.stack)
 
 
 @pytest.fixture(scope="module")

@@ -68,3 +68,10 @@ def test_the_aws_example_switches_connections_to_redshift_and_s3():
     assert env["AIRFLOW_CONN_REDSHIFT"].startswith("redshift://")
     assert "role_arn" in env["AIRFLOW_CONN_AWS_DEFAULT"]
     assert env["AIRFLOW_VAR_SPARKIFY_S3_BUCKET"] == "udacity-dend"
+
+
+def test_every_published_port_is_loopback_only(stack):
+    """The stack's logins are committed defaults (admin/admin, sparkify/sparkify): never reachable from outside."""
+    published = [(name, p) for name, s in stack["services"].items() for p in s.get("ports", [])]
+    assert published  # the UI, the warehouse and the S3 emulator are reachable from the host
+    assert all(p.get("host_ip") == "127.0.0.1" for _, p in published), published

@@ -13,10 +13,10 @@ START ?= 2018-11-15T00
 END   ?= 2018-11-16T00
 SEED  ?= 42
 
-.PHONY: help install up down airflow env seed data demo bench test lint test-deps clean
+.PHONY: help install up down airflow env seed data demo bench test test-fast lint test-deps clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -67,8 +67,17 @@ test-deps:  ## install Debian's chromium (web-UI test) and redis-server (Celery 
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
 	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; fi
 
-test: lint up test-deps  ## ruff, sqlfluff and pytest (unit, DAG integrity, integration incl. Airflow + web UI)
-	$(PY) -m pytest
+# pytest-xdist workers, one test file at a time each (a file's tests share its servers and warehouses), the
+# slowest files first (tests/conftest.py: one worker for each of its SLOW_FILES). Much of their time is spent
+# waiting on Airflow's loops, the S3 emulator or PostgreSQL, so 7 workers share 2 cores well.
+TEST_WORKERS ?= 7
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+test: lint up test-deps  ## ruff, sqlfluff and the whole pytest suite (unit, DAG integrity, integration, Airflow, web UI)
+	$(PYTEST) $(PYTEST_ARGS)
+
+test-fast: up  ## inner loop: unit, DAG integrity and integration tests that start no Airflow server (no course data)
+	$(PYTEST) -m "not airflow_server and not course_data" $(PYTEST_ARGS)
 
 clean: down  ## stop the stack and delete .local/ and .venv/
 	rm -rf .local $(VENV)

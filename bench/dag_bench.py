@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -136,9 +136,12 @@ def measure_backfill(extra_env: dict[str, str], hours: int) -> DagTimes:
     from tools.airflow_stack import AirflowStack
 
     metadata_db = "airflow_bench"
+    home = stack.LOCAL / "bench" / "airflow"  # fixed: a stack an interrupted bench left behind is stopped here
+    AirflowStack(home=home).down()
+    shutil.rmtree(home, ignore_errors=True)
     stack._psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
     af = AirflowStack(
-        home=Path(tempfile.mkdtemp(prefix="sparkify-bench-airflow-")),
+        home=home,
         port=BENCH_PORT,
         metadata_db=metadata_db,
         extra_env={**extra_env, "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"},

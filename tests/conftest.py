@@ -23,6 +23,62 @@ for _key, _value in stack.env().items():
     os.environ[_key] = _value
 
 
+# One id per `pytest` invocation, the same in every xdist worker: fixtures shared by the workers key on it.
+TEST_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
+TEST_STATE = stack.LOCAL / "tests"  # test stacks' homes, locks and shared results (git-ignored, under .local)
+
+
+# Ports of what the tests start themselves (api-server; the task log servers take the next two), all below the
+# ephemeral port range (see tools/stack.py). The suite fails if any of them is still bound when it ends.
+AIRFLOW_TEST_PORTS = {"e2e": 28180, "celery": 28280}
+REDIS_TEST_PORT = 26379
+
+
+def _ports_the_tests_bind() -> list[int]:
+    from bench.dag_bench import BENCH_PORT
+
+    return [p + i for p in (*AIRFLOW_TEST_PORTS.values(), BENCH_PORT) for i in range(3)] + [REDIS_TEST_PORT]
+
+
+# The files that take minutes, first: with `--dist loadfile --no-loadscope-reorder` (make test) pytest-xdist hands
+# files to workers in collection order, so these start at once on workers of their own (one per worker: keep
+# TEST_WORKERS in the Makefile at least this long) and the many quick files fill the gaps, instead of the longest
+# file starting last.
+SLOW_FILES = ("test_bench.py", "test_course_month.py", "test_course_hours.py", "test_course_users.py",
+              "test_airflow_runs.py", "test_airflow_e2e.py", "test_celery.py")  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FILES)))  # stable: the rest keep their order
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Nothing the tests started may outlive them, also after a failure half-way (checked once, by the controller)."""
+    if hasattr(session.config, "workerinput"):  # an xdist worker; the controller checks when all are done
+        return
+    left = [f"127.0.0.1:{port} held by {stack.port_holders(port)}" for port in _ports_the_tests_bind()
+            if stack._port_open(port)]  # fmt: skip
+    if left:
+        print("\nleft running after the tests:\n  " + "\n  ".join(left))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@contextlib.contextmanager
+def shared_lock(name: str) -> Iterator[Path]:
+    """An exclusive lock shared by the xdist workers of this machine; yields a folder for what it guards."""
+    import fcntl
+
+    folder = TEST_STATE / "shared"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield folder
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def course_data_or_skip() -> Path:
     if not (COURSE_DATA / "log_data").is_dir():
         pytest.skip(f"course data not present at {COURSE_DATA}")
@@ -44,14 +100,15 @@ def admin_dsn(local_stack) -> str:
 class ScratchWarehouse:
     """A throw-away database on the local PostgreSQL, wired in as the `redshift` connection."""
 
-    def __init__(self, admin_dsn: str, name: str):
+    def __init__(self, admin_dsn: str, name: str, template: str | None = None):
+        """A new empty database, or a copy of ``template`` (a warehouse with no open connections)."""
         import psycopg
 
         self.name = name
         self.admin_dsn = admin_dsn
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         self.dsn = admin_dsn.rsplit("/", 1)[0] + "/" + name
         self.conn_uri = "postgres://" + self.dsn.split("://", 1)[1]
 
@@ -68,9 +125,20 @@ class ScratchWarehouse:
         """Every row of each table, sorted: equal snapshots mean identical tables."""
         return {t: sorted(self.query(f'SELECT * FROM "{t}"'), key=repr) for t in tables}
 
-    def drop(self) -> None:
-        from tools import stack
+    @contextlib.contextmanager
+    def as_redshift_connection(self) -> Iterator[ScratchWarehouse]:
+        """Make this warehouse the DAG's ``redshift`` connection in this process, for the ``with`` block."""
+        previous = os.environ.get("AIRFLOW_CONN_REDSHIFT")
+        os.environ["AIRFLOW_CONN_REDSHIFT"] = self.conn_uri
+        try:
+            yield self
+        finally:
+            if previous is None:
+                os.environ.pop("AIRFLOW_CONN_REDSHIFT", None)
+            else:
+                os.environ["AIRFLOW_CONN_REDSHIFT"] = previous
 
+    def drop(self) -> None:
         # As the superuser: WITH (FORCE) must also end an autovacuum worker that may be in the database, which
         # the owning role is not allowed to signal (seen as InsufficientPrivilege in a teardown).
         stack._psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
@@ -94,19 +162,30 @@ def new_warehouse(admin_dsn, monkeypatch) -> Iterator:
 
 
 @contextlib.contextmanager
-def scratch_airflow(admin_dsn: str, name: str, port: int, bucket: str, home: Path, **kwargs):
-    """Airflow on the local stack with its own metadata DB, port and warehouse; everything removed after."""
-    from tools import stack
+def scratch_airflow(admin_dsn: str, name: str, port: int, bucket: str, **kwargs):
+    """Airflow on the local stack with its own metadata DB, port and warehouse; everything removed after.
+
+    Started by ``AirflowStack.up()``, the code path of ``make airflow``. Its home is ``.local/tests/airflow-<name>``:
+    a stack left behind by an interrupted run is stopped here before the next start (and by ``make down``).
+    """
+    import shutil
+
     from tools.airflow_stack import AirflowStack
 
+    home = TEST_STATE / f"airflow-{name}"
     wh = ScratchWarehouse(admin_dsn, f"test_{name}_warehouse")
     metadata_db = f"airflow_{name}"
-    stack._psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
     extra_env = {"AIRFLOW_CONN_REDSHIFT": wh.conn_uri, "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket,
                  **kwargs.pop("extra_env", {})}  # fmt: skip
     af = AirflowStack(home=home, port=port, metadata_db=metadata_db, extra_env=extra_env, **kwargs)
+    af.down()  # leftovers of an interrupted run, if any
+    shutil.rmtree(home, ignore_errors=True)
+    stack._psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
     try:
-        af.up()
+        try:
+            af.up()
+        except SystemExit as exc:  # the CLI's way to fail; an error here, so pytest reports it as one
+            raise RuntimeError(f"Airflow did not start: {exc}") from None
         yield af, wh
     finally:
         af.down()
@@ -144,7 +223,10 @@ def seeded_bucket(name: str, folder: Path) -> str:
 
 @pytest.fixture(scope="session")
 def course_bucket(local_stack) -> str:
-    return seeded_bucket("course-data", course_data_or_skip())
+    """The course data in the emulator: seeded once (about 50 s for 14,927 objects) for every worker and run."""
+    folder = course_data_or_skip()
+    with shared_lock("course-bucket"):
+        return seeded_bucket("course-data", folder)
 
 
 @pytest.fixture(scope="session")

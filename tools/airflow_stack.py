@@ -135,9 +135,10 @@ class AirflowStack:
                 self._wait_for_dag_and_unpause(dag_id)
 
     def _ensure_metadata_db(self) -> None:
+        marker = self.home / f".migrated-{self.metadata_db}"
         if stack._psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.metadata_db}'") != "1":
             stack._psql(f"CREATE DATABASE {self.metadata_db} OWNER {stack.PG_USER}")
-        marker = self.home / f".migrated-{self.metadata_db}"
+            marker.unlink(missing_ok=True)  # a new database: whatever the marker says, it needs migrating
         version = stack._airflow_version()
         if not (marker.exists() and marker.read_text() == version):
             self.home.mkdir(parents=True, exist_ok=True)
@@ -209,11 +210,13 @@ class AirflowStack:
 
     # --------------------------------------------------------------------------------------------------------------
     def down(self) -> None:
+        """Stop every component with a PID file in this home (whatever ``components`` says now)."""
+        pidfiles = sorted(self.run_dir.glob("*.pid"))
         pids = {}
-        for name in self.components:
-            pid = stack._read_pid(self.pidfile(name))
+        for pidfile in pidfiles:
+            pid = stack._read_pid(pidfile)
             if pid and stack._pid_alive(pid):
-                pids[name] = pid
+                pids[pidfile.stem] = pid
         for pid in pids.values():  # INT the groups: components shut down their children
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGINT)
@@ -225,8 +228,8 @@ class AirflowStack:
         for pid in pids.values():  # KILL stragglers, the whole group (executor workers included)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-        for name in self.components:
-            self.pidfile(name).unlink(missing_ok=True)
+        for pidfile in pidfiles:
+            pidfile.unlink(missing_ok=True)
         if pids:
             for what, port in self.ports.items():
                 stack._wait_port_free(port, f"the {what}")
@@ -268,6 +271,9 @@ def main(argv: list[str]) -> None:
         print(f"  {DAG_ID} is unpaused; logs in {af.home / 'logs'}; stop with: make down")
     elif cmd == "down":
         af.down()
+        leftovers = [*(stack.LOCAL / "tests").glob("airflow-*"), stack.LOCAL / "bench" / "airflow"]
+        for home in sorted(leftovers):  # stacks of tests or benchmarks that an interrupted run left behind
+            AirflowStack(home=home).down()
     elif cmd == "status":
         for name in af.components:
             print(f"{name}: {f'up (pid {stack._read_pid(af.pidfile(name))})' if af._running(name) else 'down'}")

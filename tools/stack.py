@@ -275,7 +275,19 @@ def _wait_gone(pid: int, what: str, timeout: float = 20) -> None:
         print(f"{what} (pid {pid}) did not stop in {timeout:.0f} s: killed")
 
 
+def stop_pidfile(pidfile: Path, what: str) -> None:
+    """Stop the process a PID file names (TERM, then KILL after 20 s) and remove the file; quiet if not running."""
+    pid = _read_pid(pidfile)
+    if pid and _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        _wait_gone(pid, what)
+        print(f"{what} stopped")
+    pidfile.unlink(missing_ok=True)
+
+
 S3_PIDFILE = LOCAL / "s3.pid"
+TEST_REDIS_PIDFILE = LOCAL / "tests" / "redis" / "redis.pid"  # the Celery test's broker (tests/integration)
 
 
 def s3_up() -> None:
@@ -367,6 +379,7 @@ def main(argv: list[str]) -> None:
         s3_up()
         airflow_db_up()
     elif cmd == "down":
+        stop_pidfile(TEST_REDIS_PIDFILE, "the test Redis")  # left behind only by an interrupted test run
         s3_down()
         pg_down()
     elif cmd == "status":

@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import ROOT, scratch_airflow
+from tests.conftest import AIRFLOW_TEST_PORTS, ROOT, scratch_airflow
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.airflow_server]
 
-PORT = 28180  # api-server; log servers on the next two (tools.airflow_stack)
+PORT = AIRFLOW_TEST_PORTS["e2e"]
 
 
 def plays_per_hour(folder) -> dict[str, int]:
@@ -34,9 +34,8 @@ def plays_per_hour(folder) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def airflow(local_stack, admin_dsn, generated_bucket, tmp_path_factory):
-    home = tmp_path_factory.mktemp("airflow_home")
-    with scratch_airflow(admin_dsn, "e2e", PORT, generated_bucket, home) as (af, wh):
+def airflow(local_stack, admin_dsn, generated_bucket):
+    with scratch_airflow(admin_dsn, "e2e", PORT, generated_bucket) as (af, wh):
         yield af, wh
 
 

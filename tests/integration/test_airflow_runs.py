@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
-from tests.conftest import ROOT, load_dag, run_tasks, utc
+from tests.conftest import ROOT, TEST_STATE, load_dag, run_tasks, utc
 
 pytestmark = pytest.mark.integration
 
@@ -16,14 +17,26 @@ AIRFLOW = str(ROOT / ".venv" / "bin" / "airflow")
 
 
 @pytest.fixture(scope="module")
-def airflow_db(local_stack):
+def airflow_db(local_stack) -> Iterator[dict[str, str]]:
+    """The environment of an Airflow with a metadata DB of its own (created and migrated by ``AirflowStack.up``).
+
+    Its own, because the benchmark's smoke test runs ``airflow dags test`` of the same DAG and hours in the shared
+    ``airflow`` DB, possibly at the same time on another pytest worker: one run per (DAG, logical date) in a DB.
+    """
     from tools import stack
+    from tools.airflow_stack import AirflowStack
 
-    stack.airflow_db_up()
+    af = AirflowStack(home=TEST_STATE / "airflow-dagstest", metadata_db="airflow_dagstest", components=())
+    stack._psql(f"DROP DATABASE IF EXISTS {af.metadata_db} WITH (FORCE)")
+    af.up()  # no components to start: the metadata DB only
+    try:
+        yield af.env()
+    finally:
+        stack._psql(f"DROP DATABASE IF EXISTS {af.metadata_db} WITH (FORCE)")
 
 
-def dags_test(logical_date: str, conn_uri: str, bucket: str) -> subprocess.Popen:
-    env = {**os.environ, "AIRFLOW_CONN_REDSHIFT": conn_uri, "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket}
+def dags_test(airflow_env: dict[str, str], logical_date: str, conn_uri: str, bucket: str) -> subprocess.Popen:
+    env = {**airflow_env, "AIRFLOW_CONN_REDSHIFT": conn_uri, "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket}
     return subprocess.Popen(
         [AIRFLOW, "dags", "test", "sparkify_etl", logical_date],
         env=env,
@@ -42,7 +55,7 @@ def finish(proc: subprocess.Popen) -> str:
 
 def test_dags_test_processes_the_hour_starting_at_the_logical_date(airflow_db, generated_bucket, new_warehouse):
     wh = new_warehouse("dagstest")
-    out = finish(dags_test("2018-11-15T16:00:00+00:00", wh.conn_uri, generated_bucket))
+    out = finish(dags_test(airflow_db, "2018-11-15T16:00:00+00:00", wh.conn_uri, generated_bucket))
     assert "data_interval_start=2018-11-15 16:00:00+00:00, data_interval_end=2018-11-15 17:00:00+00:00" in out
     outside = wh.scalar(
         "SELECT COUNT(*) FROM songplays WHERE start_time < '2018-11-15 16:00' OR start_time >= '2018-11-15 17:00'"
@@ -63,7 +76,7 @@ def test_dags_test_processes_the_hour_starting_at_the_logical_date(airflow_db, g
 )
 def test_two_hours_at_once_equal_one_after_the_other(airflow_db, generated_bucket, new_warehouse, hours):
     concurrent = new_warehouse("concurrent")
-    procs = [dags_test(h, concurrent.conn_uri, generated_bucket) for h in hours]
+    procs = [dags_test(airflow_db, h, concurrent.conn_uri, generated_bucket) for h in hours]
     for proc in procs:
         finish(proc)
 

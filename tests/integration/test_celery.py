@@ -8,21 +8,27 @@ import time
 
 import pytest
 
-from tests.conftest import scratch_airflow
+from tests.conftest import AIRFLOW_TEST_PORTS, REDIS_TEST_PORT, TEST_STATE, scratch_airflow
 from tests.integration.test_airflow_e2e import plays_per_hour, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.airflow_server]
 
-PORT, REDIS_PORT = 28280, 26379  # below the ephemeral port range (tools.stack)
+PORT, REDIS_PORT = AIRFLOW_TEST_PORTS["celery"], REDIS_TEST_PORT
 
 
 @pytest.fixture(scope="module")
-def redis(tmp_path_factory):
+def redis():
+    """A Redis broker on loopback; one left behind by an interrupted run is stopped first (and by make down)."""
+    from tools import stack
+
     server = shutil.which("redis-server")
     if not server:
         pytest.fail("redis-server is missing: `make test` installs it (apt-get install redis-server)")
-    folder = tmp_path_factory.mktemp("redis")
+    folder = TEST_STATE / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
     pidfile = folder / "redis.pid"
+    stack.stop_pidfile(pidfile, "a leftover test Redis")
+    stack.require_free_port(REDIS_PORT, "the test Redis", "REDIS_PORT in tests/integration/test_celery.py")
     subprocess.run(
         [server, "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--daemonize", "yes", "--pidfile", str(pidfile),
          "--dir", str(folder), "--save", "", "--appendonly", "no", "--logfile", str(folder / "redis.log")],
@@ -34,11 +40,11 @@ def redis(tmp_path_factory):
     try:
         yield f"redis://127.0.0.1:{REDIS_PORT}/0"
     finally:
-        subprocess.run(["kill", pidfile.read_text().strip()], check=False)
+        stack.stop_pidfile(pidfile, "the test Redis")
 
 
 @pytest.fixture(scope="module")
-def celery_airflow(local_stack, admin_dsn, generated_bucket, redis, tmp_path_factory):
+def celery_airflow(local_stack, admin_dsn, generated_bucket, redis):
     from tools import stack
     from tools.airflow_stack import COMPONENTS
 
@@ -48,7 +54,6 @@ def celery_airflow(local_stack, admin_dsn, generated_bucket, redis, tmp_path_fac
         "celery",
         PORT,
         generated_bucket,
-        tmp_path_factory.mktemp("airflow_celery_home"),
         executor="CeleryExecutor",
         components=(*COMPONENTS, "celery worker"),
         extra_env={

@@ -68,9 +68,8 @@ test-deps:  ## install Debian's chromium (web-UI test) and redis-server (Celery 
 	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; fi
 
 # pytest-xdist workers, one test file at a time each (a file's tests share its servers and warehouses), the
-# slowest files first (tests/conftest.py: one worker for each of its SLOW_FILES). Much of their time is spent
-# waiting on Airflow's loops, the S3 emulator or PostgreSQL, so 7 workers share 2 cores well.
-TEST_WORKERS ?= 7
+# slowest files first (tests/conftest.py: one worker for each of its SLOW_FILES).
+TEST_WORKERS ?= 6
 PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: lint up test-deps  ## ruff, sqlfluff and the whole pytest suite (unit, DAG integrity, integration, Airflow, web UI)

@@ -6,6 +6,7 @@ import contextlib
 import copy
 import importlib.util
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -30,14 +31,14 @@ TEST_STATE = stack.LOCAL / "tests"  # test stacks' homes, locks and shared resul
 
 # Ports of what the tests start themselves (api-server; the task log servers take the next two), all below the
 # ephemeral port range (see tools/stack.py). The suite fails if any of them is still bound when it ends.
-AIRFLOW_TEST_PORTS = {"e2e": 28180, "celery": 28280}
+AIRFLOW_TEST_PORT = 28180  # test_airflow_e2e.py
 REDIS_TEST_PORT = 26379
 
 
 def _ports_the_tests_bind() -> list[int]:
     from bench.dag_bench import BENCH_PORT
 
-    return [p + i for p in (*AIRFLOW_TEST_PORTS.values(), BENCH_PORT) for i in range(3)] + [REDIS_TEST_PORT]
+    return [p + i for p in (AIRFLOW_TEST_PORT, BENCH_PORT) for i in range(3)] + [REDIS_TEST_PORT]
 
 
 # The files that take minutes, first: with `--dist loadfile --no-loadscope-reorder` (make test) pytest-xdist hands
@@ -45,7 +46,7 @@ def _ports_the_tests_bind() -> list[int]:
 # TEST_WORKERS in the Makefile at least this long) and the many quick files fill the gaps, instead of the longest
 # file starting last.
 SLOW_FILES = ("test_bench.py", "test_course_month.py", "test_course_hours.py", "test_course_users.py",
-              "test_airflow_runs.py", "test_airflow_e2e.py", "test_celery.py")  # fmt: skip
+              "test_airflow_e2e.py", "test_airflow_runs.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -230,20 +231,28 @@ def course_bucket(local_stack) -> str:
 
 
 @pytest.fixture(scope="session")
-def generated_data(tmp_path_factory) -> Path:
+def generated_data() -> Path:
+    """Three days of generated Sparkify data (seed 7), made once per test run for every worker."""
     from tools.datagen import generate
 
-    out = tmp_path_factory.mktemp("generated")
-    generate(out, seed=7, n_songs=300, days=3, start=datetime(2018, 11, 14).date())
-    return out
+    with shared_lock("generated-data") as folder:
+        out = folder / f"generated-{TEST_RUN[:12]}"
+        if not (out / "log_json_path.json").exists():
+            for old in folder.glob("generated-*"):
+                shutil.rmtree(old, ignore_errors=True)
+            generate(out, seed=7, n_songs=300, days=3, start=datetime(2018, 11, 14).date())
+        return out
 
 
 @pytest.fixture(scope="session")
 def generated_bucket(local_stack, generated_data) -> str:
+    """A bucket holding ``generated_data``, seeded once per test run for every worker (tests only read it)."""
     from tools.seed import seed
 
-    name = f"generated-{uuid.uuid4().hex[:8]}"
-    seed(generated_data, name)
+    name = f"generated-{TEST_RUN[:12]}"
+    with shared_lock("generated-bucket"):
+        if name not in {b["Name"] for b in s3_client().list_buckets().get("Buckets", [])}:
+            seed(generated_data, name)
     return name
 
 

@@ -110,7 +110,7 @@ class AirflowStack:
     def up(self) -> None:
         to_start = [name for name in self.components if not self._running(name)]
         for name in to_start:  # fail now, naming the port's holder, rather than after a start-up timeout
-            for what in _LISTENS.get(name.split()[0], ()):
+            for what in _LISTENS.get(self.pidfile(name).stem, ()):
                 host = "127.0.0.1" if what == "api-server" else "0.0.0.0"  # log servers bind every interface
                 stack.require_free_port(self.ports[what], f"the {what}", "SPARKIFY_AIRFLOW_PORT", host)
         stack.pg_up()
@@ -209,9 +209,11 @@ class AirflowStack:
         sys.exit(f"{dag_id} was not parsed within {timeout:.0f} s (see {self.home / 'logs' / 'dag-processor.log'})")
 
     # --------------------------------------------------------------------------------------------------------------
-    def down(self) -> None:
-        """Stop every component with a PID file in this home (whatever ``components`` says now)."""
+    def down(self, only: tuple[str, ...] | None = None) -> None:
+        """Stop every component with a PID file in this home (whatever ``components`` says), or ``only`` these."""
         pidfiles = sorted(self.run_dir.glob("*.pid"))
+        if only is not None:
+            pidfiles = [p for p in pidfiles if p in {self.pidfile(name) for name in only}]
         pids = {}
         for pidfile in pidfiles:
             pid = stack._read_pid(pidfile)
@@ -231,8 +233,10 @@ class AirflowStack:
         for pidfile in pidfiles:
             pidfile.unlink(missing_ok=True)
         if pids:
+            stopped = {what for p in pidfiles for what in _LISTENS.get(p.stem, ())}
             for what, port in self.ports.items():
-                stack._wait_port_free(port, f"the {what}")
+                if only is None or what in stopped:
+                    stack._wait_port_free(port, f"the {what}")
             print(f"airflow stopped ({', '.join(pids)})")
 
 
@@ -240,7 +244,7 @@ class AirflowStack:
 _LISTENS = {
     "api-server": ("api-server",),
     "scheduler": ("worker log server",),
-    "celery": ("worker log server",),
+    "celery-worker": ("worker log server",),
     "triggerer": ("triggerer log server",),
 }
 

@@ -1,24 +1,29 @@
-"""Airflow 3 for real: api-server + scheduler + dag-processor + triggerer on the local stack.
+"""Airflow 3 for real: api-server + scheduler + dag-processor + triggerer on the local stack, started as
+``make airflow`` starts them (``AirflowStack.up``), with a metadata database, port and warehouse of their own.
 
-A run triggered through the REST API, and a backfill created with the airflow CLI, must succeed and leave the
-expected rows in the warehouse. The stack has its own metadata database, port and warehouse.
+A run triggered through the REST API, a backfill created with the airflow CLI and a run triggered from the web UI
+(headless Chromium) must succeed and leave the expected rows in the warehouse. Then the same installation
+switches its scheduler to CeleryExecutor with a local Redis broker and a separate ``airflow celery worker``, and
+a run must succeed there too.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import AIRFLOW_TEST_PORTS, ROOT, scratch_airflow
+from tests.conftest import AIRFLOW_TEST_PORT, REDIS_TEST_PORT, ROOT, TEST_STATE, scratch_airflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow_server]
 
-PORT = AIRFLOW_TEST_PORTS["e2e"]
+PORT = AIRFLOW_TEST_PORT
 
 
 def plays_per_hour(folder) -> dict[str, int]:
@@ -158,3 +163,79 @@ def test_a_run_triggered_from_the_web_ui_succeeds(airflow):
     run = af.api("GET", f"dags/sparkify_etl/dagRuns/{unquote(run_id)}")
     assert run["state"] == "success"
     assert run["data_interval_start"] == "2018-11-16T14:00:00Z"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The same DAG on CeleryExecutor
+# ------------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def redis():
+    """A Redis broker on loopback; one left behind by an interrupted run is stopped first (and by make down)."""
+    from tools import stack
+
+    server = shutil.which("redis-server")
+    if not server:
+        pytest.fail("redis-server is missing: `make test` installs it (apt-get install redis-server)")
+    folder = TEST_STATE / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    pidfile = folder / "redis.pid"
+    stack.stop_pidfile(pidfile, "a leftover test Redis")
+    stack.require_free_port(REDIS_TEST_PORT, "the test Redis", "REDIS_TEST_PORT in tests/integration/test_celery.py")
+    subprocess.run(
+        [server, "--port", str(REDIS_TEST_PORT), "--bind", "127.0.0.1", "--daemonize", "yes", "--pidfile", str(pidfile),
+         "--dir", str(folder), "--save", "", "--appendonly", "no", "--logfile", str(folder / "redis.log")],
+        check=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    try:
+        yield f"redis://127.0.0.1:{REDIS_TEST_PORT}/0"
+    finally:
+        stack.stop_pidfile(pidfile, "the test Redis")
+
+
+@pytest.fixture(scope="module")
+def celery_airflow(airflow, redis):
+    """The same installation with its scheduler on CeleryExecutor and a separate ``airflow celery worker``.
+
+    The metadata DB, api-server, dag-processor and triggerer stay (none of them runs tasks); the scheduler is
+    restarted with CeleryExecutor, as a deployment switching executors would do. Runs after the other tests.
+    """
+    from tools import stack
+
+    af, wh = airflow
+    af.down(only=("scheduler",))
+    result_backend = (
+        f"db+postgresql://{stack.PG_USER}:{stack.PG_PASSWORD}@{stack.PG_HOST}:{stack.PG_PORT}/{af.metadata_db}"
+    )
+    celery = replace(
+        af,
+        executor="CeleryExecutor",
+        components=("scheduler", "celery worker"),
+        extra_env={
+            **af.extra_env,
+            "AIRFLOW__CELERY__BROKER_URL": redis,
+            "AIRFLOW__CELERY__RESULT_BACKEND": result_backend,
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+        },
+    )
+    celery.up()  # the module's fixture stops everything in the home at the end, the worker included
+    return celery, wh
+
+
+def test_a_run_succeeds_on_a_separate_celery_worker(celery_airflow, generated_data):
+    af, wh = celery_airflow
+    af.api("POST", "dags/sparkify_etl/dagRuns", {"dag_run_id": "celery_run", "logical_date": "2018-11-15T18:00:00Z"})
+    run = wait_for(af, "celery_run")
+    assert run["state"] == "success"
+    loaded = wh.scalar(
+        "SELECT COUNT(*) FROM songplays WHERE start_time >= '2018-11-15 18:00' AND start_time < '2018-11-15 19:00'"
+    )
+    assert loaded == plays_per_hour(generated_data)["2018-11-15T18"] > 0
+    worker_log = (af.home / "logs" / "celery-worker.log").read_text()
+    for task in ("stage_events", "load_songplays", "run_quality_checks"):
+        assert task in worker_log  # executed by the worker process, not the scheduler
+    tis = af.api("GET", "dags/sparkify_etl/dagRuns/celery_run/taskInstances")["task_instances"]
+    assert {ti["state"] for ti in tis} == {"success"}
+    assert len(tis) == 10

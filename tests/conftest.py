@@ -42,9 +42,8 @@ def _ports_the_tests_bind() -> list[int]:
 
 
 # The files that take minutes, first: with `--dist loadfile --no-loadscope-reorder` (make test) pytest-xdist hands
-# files to workers in collection order, so these start at once on workers of their own (one per worker: keep
-# TEST_WORKERS in the Makefile at least this long) and the many quick files fill the gaps, instead of the longest
-# file starting last.
+# files to workers in collection order, so these start first and the many quick files fill the gaps, instead of
+# the longest file starting last (xdist's default order is by number of tests).
 SLOW_FILES = ("test_bench.py", "test_course_month.py", "test_course_hours.py", "test_course_users.py",
               "test_airflow_e2e.py", "test_airflow_runs.py")  # fmt: skip
 

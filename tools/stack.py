@@ -241,6 +241,8 @@ def _ensure_roles_and_dbs() -> None:
     for db in (WAREHOUSE_DB, AIRFLOW_DB):
         if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
             _psql(f"CREATE DATABASE {db} OWNER {PG_USER}")
+            if db == AIRFLOW_DB:  # a new metadata DB needs migrating, whatever an earlier marker says
+                (LOCAL / "airflow" / ".migrated").unlink(missing_ok=True)
 
 
 def pg_down() -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import AIRFLOW_TEST_PORT, REDIS_TEST_PORT, ROOT, TEST_STATE, scratch_airflow
 
-pytestmark = [pytest.mark.integration, pytest.mark.airflow_server]
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 PORT = AIRFLOW_TEST_PORT
 

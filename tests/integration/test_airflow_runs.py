@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ROOT, TEST_STATE, load_dag, run_tasks, utc
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 AIRFLOW = str(ROOT / ".venv" / "bin" / "airflow")
 

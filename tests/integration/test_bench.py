@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.integration, pytest.mark.airflow_server]
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
 
 def test_the_benchmark_runs_at_a_tiny_scale(local_stack, tmp_path):

@@ -73,10 +73,13 @@ test-deps:  ## install Debian's chromium (web-UI test) and redis-server (Celery 
 TEST_WORKERS ?= 4
 PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-test: lint up test-deps  ## ruff, sqlfluff and the whole pytest suite (unit, DAG integrity, integration, Airflow, web UI)
+# The tests need PostgreSQL and S3 running, not the `airflow` metadata DB (`airflow db migrate`: ~9 s).
+test: lint $(STAMP) test-deps  ## ruff, sqlfluff and the whole pytest suite (unit, DAG integrity, integration, Airflow, web UI)
+	@$(PY) -m tools.stack servers
 	$(PYTEST) $(PYTEST_ARGS)
 
-test-fast: up  ## inner loop: unit, DAG integrity, operators on the local stack (no Airflow processes, no course data)
+test-fast: $(STAMP)  ## inner loop: unit, DAG integrity, operators on the local stack (no Airflow processes, no course data)
+	@$(PY) -m tools.stack servers
 	$(PYTEST) -m "not airflow and not course_data" $(PYTEST_ARGS)
 
 clean: down  ## stop the stack and delete .local/ and .venv/

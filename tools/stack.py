@@ -1,6 +1,6 @@
 """The embedded default's local stack: PostgreSQL (warehouse + Airflow metadata DB) and the moto S3 server.
 
-Usage: python -m tools.stack up|down|status|env
+Usage: python -m tools.stack up|servers|down|status|env   (servers: up without migrating Airflow's metadata DB)
 
 Everything lives under ``.local/`` in the project (git-ignored). Both servers listen on 127.0.0.1 only,
 are started in the background and stopped by PID; ``up`` and ``down`` are idempotent. When invoked as
@@ -376,10 +376,11 @@ def _airflow_version() -> str:
 
 def main(argv: list[str]) -> None:
     cmd = argv[1] if len(argv) > 1 else "status"
-    if cmd == "up":
+    if cmd in ("up", "servers"):  # servers: PostgreSQL and S3 only (the tests bring their own metadata DBs)
         pg_up()
         s3_up()
-        airflow_db_up()
+        if cmd == "up":
+            airflow_db_up()
     elif cmd == "down":
         stop_pidfile(TEST_REDIS_PIDFILE, "the test Redis")  # left behind only by an interrupted test run
         s3_down()
@@ -393,7 +394,7 @@ def main(argv: list[str]) -> None:
         for key, value in env().items():
             print(f"export {key}={shlex.quote(value)}")
     else:
-        sys.exit(f"usage: python -m tools.stack up|down|status|env (got {cmd!r})")
+        sys.exit(f"usage: python -m tools.stack up|servers|down|status|env (got {cmd!r})")
 
 
 if __name__ == "__main__":

@@ -139,7 +139,7 @@ def measure_backfill(extra_env: dict[str, str], hours: int) -> DagTimes:
     home = stack.LOCAL / "bench" / "airflow"  # fixed: a stack an interrupted bench left behind is stopped here
     AirflowStack(home=home).down()
     shutil.rmtree(home, ignore_errors=True)
-    stack._psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
+    stack.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
     af = AirflowStack(
         home=home,
         port=BENCH_PORT,
@@ -152,4 +152,4 @@ def measure_backfill(extra_env: dict[str, str], hours: int) -> DagTimes:
         return DagTimes(etl=[_backfill(af, ETL, hours)], floor=[_backfill(af, FLOOR, hours)])
     finally:
         af.down()
-        stack._psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
+        stack.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")

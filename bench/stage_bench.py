@@ -42,7 +42,7 @@ def machine() -> str:
     models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
     cpu = models[0] if models else "unknown CPU"
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    pg = stack._psql("SHOW server_version")
+    pg = stack.psql("SHOW server_version")
     return (
         f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, PostgreSQL {pg}, moto S3 emulator"
@@ -51,8 +51,8 @@ def machine() -> str:
 
 def scratch_db(name: str) -> str:
     """A new, empty warehouse database with the Sparkify tables; this process's ``redshift`` connection."""
-    stack._psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    stack._psql(f"CREATE DATABASE {name} OWNER {stack.PG_USER}")
+    stack.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    stack.psql(f"CREATE DATABASE {name} OWNER {stack.PG_USER}")
     dsn = f"postgres://{stack.PG_USER}:{stack.PG_PASSWORD}@{stack.PG_HOST}:{stack.PG_PORT}/{name}"
     os.environ["AIRFLOW_CONN_REDSHIFT"] = dsn
     from sparkify.operators.schema import create_tables
@@ -297,20 +297,20 @@ def measure_staging(bucket: str, dsn: str, folder: Path, work: Path, repeat: int
     columns, rows = flatten_to_csv(folder, work / "events.csv")
     times = StagingTimes(rows=rows)
     for _ in range(repeat):
-        stack._psql("CHECKPOINT")  # each timed load starts with no dirty pages left from the one before
+        stack.psql("CHECKPOINT")  # each timed load starts with no dirty pages left from the one before
         seconds, staged = run_ours(bucket, "log_data/")
         if staged != rows:
             raise RuntimeError(f"staged {staged:,} rows, the CSV has {rows:,}")
         times.ours.append(seconds)
         truncate(dsn, "staging_events")
-        stack._psql("CHECKPOINT")
+        stack.psql("CHECKPOINT")
         seconds, copied = run_raw_copy(dsn, work / "events.csv", columns)
         if copied != rows:
             raise RuntimeError(f"raw COPY loaded {copied:,} rows, the CSV has {rows:,}")
         times.raw.append(seconds)
         truncate(dsn, "staging_events")
     if peer:
-        stack._psql("CHECKPOINT")
+        stack.psql("CHECKPOINT")
         times.peer, _ = run_peer(bucket, list_keys(bucket, "log_data/"), columns[:-1])
         truncate(dsn, "staging_events")
     (work / "events.csv").unlink()

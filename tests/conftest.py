@@ -58,7 +58,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     if hasattr(session.config, "workerinput"):  # an xdist worker; the controller checks when all are done
         return
     left = [f"127.0.0.1:{port} held by {stack.port_holders(port)}" for port in _ports_the_tests_bind()
-            if stack._port_open(port)]  # fmt: skip
+            if stack.port_open(port)]  # fmt: skip
     if left:
         print("\nleft running after the tests:\n  " + "\n  ".join(left))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -141,7 +141,7 @@ class ScratchWarehouse:
     def drop(self) -> None:
         # As the superuser: WITH (FORCE) must also end an autovacuum worker that may be in the database, which
         # the owning role is not allowed to signal (seen as InsufficientPrivilege in a teardown).
-        stack._psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        stack.psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -180,7 +180,7 @@ def scratch_airflow(admin_dsn: str, name: str, port: int, bucket: str, **kwargs)
     af = AirflowStack(home=home, port=port, metadata_db=metadata_db, extra_env=extra_env, **kwargs)
     af.down()  # leftovers of an interrupted run, if any
     shutil.rmtree(home, ignore_errors=True)
-    stack._psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
+    stack.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
     try:
         try:
             af.up()
@@ -190,7 +190,7 @@ def scratch_airflow(admin_dsn: str, name: str, port: int, bucket: str, **kwargs)
     finally:
         af.down()
         wh.drop()
-        stack._psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
+        stack.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
 
 
 def s3_client():

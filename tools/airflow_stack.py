@@ -103,12 +103,12 @@ class AirflowStack:
         return e
 
     # --------------------------------------------------------------------------------------------------------------
-    def _running(self, component: str) -> bool:
-        pid = stack._read_pid(self.pidfile(component))
-        return bool(pid and stack._pid_alive(pid))
+    def running(self, component: str) -> bool:
+        pid = stack.read_pid(self.pidfile(component))
+        return bool(pid and stack.pid_alive(pid))
 
     def up(self) -> None:
-        to_start = [name for name in self.components if not self._running(name)]
+        to_start = [name for name in self.components if not self.running(name)]
         for name in to_start:  # fail now, naming the port's holder, rather than after a start-up timeout
             for what in _LISTENS.get(self.pidfile(name).stem, ()):
                 host = "127.0.0.1" if what == "api-server" else "0.0.0.0"  # log servers bind every interface
@@ -136,10 +136,10 @@ class AirflowStack:
 
     def _ensure_metadata_db(self) -> None:
         marker = self.home / f".migrated-{self.metadata_db}"
-        if stack._psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.metadata_db}'") != "1":
-            stack._psql(f"CREATE DATABASE {self.metadata_db} OWNER {stack.PG_USER}")
+        if stack.psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.metadata_db}'") != "1":
+            stack.psql(f"CREATE DATABASE {self.metadata_db} OWNER {stack.PG_USER}")
             marker.unlink(missing_ok=True)  # a new database: whatever the marker says, it needs migrating
-        version = stack._airflow_version()
+        version = stack.airflow_version()
         if not (marker.exists() and marker.read_text() == version):
             self.home.mkdir(parents=True, exist_ok=True)
             subprocess.run(
@@ -161,14 +161,14 @@ class AirflowStack:
             ):
                 if r.status == 200:
                     return
-            pid = stack._read_pid(self.pidfile("api-server"))
+            pid = stack.read_pid(self.pidfile("api-server"))
             tail = log.read_text(errors="replace")[-20_000:] if log.exists() else ""
             if "address already in use" in tail.lower():
                 self.down()
                 sys.exit(f"the api-server could not bind 127.0.0.1:{self.port} (address already in use): held by "
                          f"{stack.port_holders(self.port)}; choose another port with SPARKIFY_AIRFLOW_PORT=… "
                          f"(log: {log})")  # fmt: skip
-            if not (pid and stack._pid_alive(pid)):
+            if not (pid and stack.pid_alive(pid)):
                 self.down()
                 sys.exit(f"the api-server exited while starting (log: {log}):\n{tail[-2000:]}")
             time.sleep(0.5)
@@ -216,8 +216,8 @@ class AirflowStack:
             pidfiles = [p for p in pidfiles if p in {self.pidfile(name) for name in only}]
         pids = {}
         for pidfile in pidfiles:
-            pid = stack._read_pid(pidfile)
-            if pid and stack._pid_alive(pid):
+            pid = stack.read_pid(pidfile)
+            if pid and stack.pid_alive(pid):
                 pids[pidfile.stem] = pid
         for pid in pids.values():  # INT the groups: components shut down their children
             with contextlib.suppress(ProcessLookupError):
@@ -236,7 +236,7 @@ class AirflowStack:
             stopped = {what for p in pidfiles for what in _LISTENS.get(p.stem, ())}
             for what, port in self.ports.items():
                 if only is None or what in stopped:
-                    stack._wait_port_free(port, f"the {what}")
+                    stack.wait_port_free(port, f"the {what}")
             print(f"airflow stopped ({', '.join(pids)})")
 
 
@@ -256,7 +256,7 @@ def _wait_all(pids, timeout: float) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
-    stack._reap(pgid)  # a leader we started and that exited is a zombie until reaped: it would look alive
+    stack.reap(pgid)  # a leader we started and that exited is a zombie until reaped: it would look alive
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -280,7 +280,7 @@ def main(argv: list[str]) -> None:
             AirflowStack(home=home).down()
     elif cmd == "status":
         for name in af.components:
-            print(f"{name}: {f'up (pid {stack._read_pid(af.pidfile(name))})' if af._running(name) else 'down'}")
+            print(f"{name}: {f'up (pid {stack.read_pid(af.pidfile(name))})' if af.running(name) else 'down'}")
     else:
         sys.exit(f"usage: python -m tools.airflow_stack up|down|status (got {cmd!r})")
 

@@ -75,7 +75,7 @@ def pg_data_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"sparkify-pg-{digest}"
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.3)
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -84,7 +84,7 @@ def _port_open(port: int) -> bool:
 def _wait_port(port: int, what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _port_open(port):
+        if port_open(port):
             return
         time.sleep(0.1)
     sys.exit(f"{what} did not open 127.0.0.1:{port} within {timeout:.0f} s (see {LOCAL / 'logs'})")
@@ -138,14 +138,14 @@ def require_free_port(port: int, what: str, setting: str, host: str = "127.0.0.1
               file=sys.stderr)  # fmt: skip
 
 
-def _reap(pid: int) -> None:
+def reap(pid: int) -> None:
     """Collect ``pid``'s exit status if it is our child, so an exited child does not look alive as a zombie."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
 
 
-def _pid_alive(pid: int) -> bool:
-    _reap(pid)
+def pid_alive(pid: int) -> bool:
+    reap(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -155,14 +155,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _read_pid(path: Path) -> int | None:
+def read_pid(path: Path) -> int | None:
     try:
         return int(path.read_text().split()[0])
     except (FileNotFoundError, ValueError, IndexError):
         return None
 
 
-def _psql(sql: str, db: str = "postgres") -> str:
+def psql(sql: str, db: str = "postgres") -> str:
     data = pg_data_dir()
     out = subprocess.run(
         _as_pg(
@@ -218,11 +218,11 @@ def pg_up() -> None:
             capture_output=True,
         )
     log = data / "server.log"  # inside the data dir so the postgres user can write it
-    pid = _read_pid(data / "postmaster.pid")
-    if pid and _pid_alive(pid) and _port_open(PG_PORT):
+    pid = read_pid(data / "postmaster.pid")
+    if pid and pid_alive(pid) and port_open(PG_PORT):
         print(f"postgres already running (pid {pid}) on {PG_HOST}:{PG_PORT}")
     else:
-        if pid and _pid_alive(pid):  # running on another port (an earlier default or setting): restart it
+        if pid and pid_alive(pid):  # running on another port (an earlier default or setting): restart it
             pg_down()
         require_free_port(PG_PORT, "postgres", "SPARKIFY_PG_PORT")
         opts = f"-c listen_addresses={PG_HOST} -p {PG_PORT} -k {data} -c fsync=off -c max_connections=200"
@@ -236,42 +236,42 @@ def pg_up() -> None:
 
 
 def _ensure_roles_and_dbs() -> None:
-    if _psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_USER}'") != "1":
-        _psql(f"CREATE ROLE {PG_USER} LOGIN CREATEDB PASSWORD '{PG_PASSWORD}'")
+    if psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_USER}'") != "1":
+        psql(f"CREATE ROLE {PG_USER} LOGIN CREATEDB PASSWORD '{PG_PASSWORD}'")
     for db in (WAREHOUSE_DB, AIRFLOW_DB):
-        if _psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
-            _psql(f"CREATE DATABASE {db} OWNER {PG_USER}")
+        if psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
+            psql(f"CREATE DATABASE {db} OWNER {PG_USER}")
             if db == AIRFLOW_DB:  # a new metadata DB needs migrating, whatever an earlier marker says
                 (LOCAL / "airflow" / ".migrated").unlink(missing_ok=True)
 
 
 def pg_down() -> None:
     data = pg_data_dir()
-    pid = _read_pid(data / "postmaster.pid")
-    if pid and _pid_alive(pid):
+    pid = read_pid(data / "postmaster.pid")
+    if pid and pid_alive(pid):
         subprocess.run(
             _as_pg([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), check=False, capture_output=True
         )
         _wait_gone(pid, "postgres")
-        _wait_port_free(PG_PORT, "postgres")
+        wait_port_free(PG_PORT, "postgres")
         print("postgres stopped")
     else:
         print("postgres not running")
 
 
-def _wait_port_free(port: int, what: str, timeout: float = 10) -> None:
+def wait_port_free(port: int, what: str, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
-    while _port_open(port) and time.monotonic() < deadline:
+    while port_open(port) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _port_open(port):
+    if port_open(port):
         print(f"warning: 127.0.0.1:{port} is still bound after stopping {what}", file=sys.stderr)
 
 
 def _wait_gone(pid: int, what: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
-    while _pid_alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _pid_alive(pid):
+    if pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         print(f"{what} (pid {pid}) did not stop in {timeout:.0f} s: killed")
@@ -279,8 +279,8 @@ def _wait_gone(pid: int, what: str, timeout: float = 20) -> None:
 
 def stop_pidfile(pidfile: Path, what: str) -> None:
     """Stop the process a PID file names (TERM, then KILL after 20 s) and remove the file; quiet if not running."""
-    pid = _read_pid(pidfile)
-    if pid and _pid_alive(pid):
+    pid = read_pid(pidfile)
+    if pid and pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         _wait_gone(pid, what)
@@ -293,11 +293,11 @@ TEST_REDIS_PIDFILE = LOCAL / "tests" / "redis" / "redis.pid"  # the Celery test'
 
 
 def s3_up() -> None:
-    pid = _read_pid(S3_PIDFILE)
-    if pid and _pid_alive(pid) and _port_open(S3_PORT):
+    pid = read_pid(S3_PIDFILE)
+    if pid and pid_alive(pid) and port_open(S3_PORT):
         print(f"S3 emulator already running (pid {pid}) on 127.0.0.1:{S3_PORT}")
         return
-    if pid and _pid_alive(pid):  # running on another port (an earlier default or setting): restart it
+    if pid and pid_alive(pid):  # running on another port (an earlier default or setting): restart it
         s3_down()
     require_free_port(S3_PORT, "the S3 emulator", "SPARKIFY_S3_PORT")
     logs = LOCAL / "logs"
@@ -316,12 +316,12 @@ def s3_up() -> None:
 
 
 def s3_down() -> None:
-    pid = _read_pid(S3_PIDFILE)
-    if pid and _pid_alive(pid):
+    pid = read_pid(S3_PIDFILE)
+    if pid and pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
         _wait_gone(pid, "S3 emulator")
-        _wait_port_free(S3_PORT, "the S3 emulator")
+        wait_port_free(S3_PORT, "the S3 emulator")
         print("S3 emulator stopped")
     else:
         print("S3 emulator not running")
@@ -361,14 +361,14 @@ def airflow_db_up() -> None:
     e = {**os.environ, **env()}
     Path(e["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     marker = LOCAL / "airflow" / ".migrated"
-    if marker.exists() and marker.read_text() == _airflow_version():
+    if marker.exists() and marker.read_text() == airflow_version():
         return
     subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=e, check=True, stdout=subprocess.DEVNULL)
-    marker.write_text(_airflow_version())
+    marker.write_text(airflow_version())
     print("airflow metadata DB migrated")
 
 
-def _airflow_version() -> str:
+def airflow_version() -> str:
     from importlib.metadata import version
 
     return version("apache-airflow")
@@ -386,10 +386,10 @@ def main(argv: list[str]) -> None:
         s3_down()
         pg_down()
     elif cmd == "status":
-        pid = _read_pid(pg_data_dir() / "postmaster.pid")
-        print(f"postgres: {'up' if pid and _pid_alive(pid) and _port_open(PG_PORT) else 'down'} ({PG_PORT})")
-        pid = _read_pid(S3_PIDFILE)
-        print(f"s3: {'up' if pid and _pid_alive(pid) and _port_open(S3_PORT) else 'down'} ({S3_PORT})")
+        pid = read_pid(pg_data_dir() / "postmaster.pid")
+        print(f"postgres: {'up' if pid and pid_alive(pid) and port_open(PG_PORT) else 'down'} ({PG_PORT})")
+        pid = read_pid(S3_PIDFILE)
+        print(f"s3: {'up' if pid and pid_alive(pid) and port_open(S3_PORT) else 'down'} ({S3_PORT})")
     elif cmd == "env":
         for key, value in env().items():
             print(f"export {key}={shlex.quote(value)}")

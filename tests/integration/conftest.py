@@ -29,10 +29,10 @@ def course_catalogue(course_bucket, admin_dsn) -> tuple[str, dict]:
     with shared_lock("course-catalogue") as folder:
         result = folder / f"{name}.json"
         if not result.exists():
-            for old in stack._psql(
+            for old in stack.psql(
                 r"SELECT datname FROM pg_database WHERE datname LIKE 'test\_course\_catalogue\_%'"
             ).split():
-                stack._psql(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+                stack.psql(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
             for old in folder.glob("test_course_catalogue_*.json"):
                 old.unlink()
             with ScratchWarehouse(admin_dsn, name).as_redshift_connection():

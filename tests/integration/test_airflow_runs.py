@@ -27,12 +27,12 @@ def airflow_db(local_stack) -> Iterator[dict[str, str]]:
     from tools.airflow_stack import AirflowStack
 
     af = AirflowStack(home=TEST_STATE / "airflow-dagstest", metadata_db="airflow_dagstest", components=())
-    stack._psql(f"DROP DATABASE IF EXISTS {af.metadata_db} WITH (FORCE)")
+    stack.psql(f"DROP DATABASE IF EXISTS {af.metadata_db} WITH (FORCE)")
     af.up()  # no components to start: the metadata DB only
     try:
         yield af.env()
     finally:
-        stack._psql(f"DROP DATABASE IF EXISTS {af.metadata_db} WITH (FORCE)")
+        stack.psql(f"DROP DATABASE IF EXISTS {af.metadata_db} WITH (FORCE)")
 
 
 def dags_test(airflow_env: dict[str, str], logical_date: str, conn_uri: str, bucket: str) -> subprocess.Popen:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
 from sparkify.sql import ident
@@ -28,8 +29,8 @@ REDSHIFT = "redshift"
 _REDSHIFT_HOST_SUFFIXES = (".redshift.amazonaws.com", ".redshift-serverless.amazonaws.com")
 
 
-class ConnectionNotConfiguredError(RuntimeError):
-    """An Airflow connection the pipeline needs is not defined."""
+class ConnectionNotConfiguredError(AirflowFailException):
+    """An Airflow connection the pipeline needs is not defined: the task fails at once, retrying will not help."""
 
 
 _EXAMPLES = {

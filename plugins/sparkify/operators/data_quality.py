@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from sparkify.operators.load import interval_parameters
 from sparkify.quality import Check
 from sparkify.sql import insert_values
-from sparkify.warehouse import ConnectionNotConfiguredError, Warehouse
+from sparkify.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -69,10 +69,7 @@ class DataQualityOperator(BaseOperator):
         names = [c.name for c in self.checks]
         if len(set(names)) != len(names):
             raise AirflowFailException(f"duplicate check names: {sorted({n for n in names if names.count(n) > 1})}")
-        try:
-            warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
-        except ConnectionNotConfiguredError as exc:
-            raise AirflowFailException(str(exc)) from None
+        warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
         interval = interval_parameters(context)
         started = time.monotonic()
         results = [self._run(warehouse, check, interval) for check in self.checks]

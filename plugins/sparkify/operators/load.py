@@ -26,7 +26,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
 from sparkify.sql import ident, idents, render, validate_identifier
-from sparkify.warehouse import ConnectionNotConfiguredError, Warehouse
+from sparkify.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -82,10 +82,7 @@ class _LoadTableOperator(BaseOperator):
             raise AirflowFailException(f"{type(self).__name__}: mode 'upsert' needs key_columns")
         if self.sql.rstrip().endswith(".sql"):
             raise AirflowFailException(f"SQL file {self.sql!r} was not found on the DAG's template_searchpath")
-        try:
-            warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
-        except ConnectionNotConfiguredError as exc:
-            raise AirflowFailException(str(exc)) from None
+        warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
         params = {**interval_parameters(context), **self.parameters}
         started = time.monotonic()
         with warehouse.transaction() as cur:

@@ -6,10 +6,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from sparkify.sql import SQL_DIR, read_sql
-from sparkify.warehouse import ConnectionNotConfiguredError, Warehouse
+from sparkify.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -33,10 +32,7 @@ class CreateTablesOperator(BaseOperator):
         self.redshift_conn_id = redshift_conn_id
 
     def execute(self, context: Context) -> None:
-        try:
-            warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
-        except ConnectionNotConfiguredError as exc:
-            raise AirflowFailException(str(exc)) from None
+        warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
         create_tables(warehouse, self.log)
 
 

@@ -120,6 +120,8 @@ class AirflowStack:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        api_log = logs / "api-server.log"  # appended to: only what this start writes is read for errors
+        api_log_start = api_log.stat().st_size if api_log.exists() else 0
         for name in to_start:
             cmd = [str(stack.VENV_BIN / "airflow"), *name.split()]
             if name == "api-server":
@@ -130,7 +132,7 @@ class AirflowStack:
                 )
             self.pidfile(name).write_text(f"{proc.pid}\n")
         if "api-server" in self.components:
-            self._wait_healthy()
+            self._wait_healthy(api_log, api_log_start)
             for dag_id in self.dag_ids:
                 self._wait_for_dag_and_unpause(dag_id)
 
@@ -150,9 +152,8 @@ class AirflowStack:
             )
             marker.write_text(version)
 
-    def _wait_healthy(self, timeout: float = 120) -> None:
-        """Wait for the api-server to answer; fail at once if it exits or cannot bind its port."""
-        log = self.home / "logs" / "api-server.log"
+    def _wait_healthy(self, log: Path, log_start: int, timeout: float = 120) -> None:
+        """Wait for the api-server to answer; fail at once if it exits or, by its log, cannot bind its port."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with (
@@ -162,7 +163,7 @@ class AirflowStack:
                 if r.status == 200:
                     return
             pid = stack.read_pid(self.pidfile("api-server"))
-            tail = log.read_text(errors="replace")[-20_000:] if log.exists() else ""
+            tail = _read_from(log, log_start)[-20_000:]
             if "address already in use" in tail.lower():
                 self.down()
                 sys.exit(f"the api-server could not bind 127.0.0.1:{self.port} (address already in use): held by "
@@ -238,6 +239,16 @@ class AirflowStack:
                 if only is None or what in stopped:
                     stack.wait_port_free(port, f"the {what}")
             print(f"airflow stopped ({', '.join(pids)})")
+
+
+def _read_from(path: Path, offset: int) -> str:
+    """The text of ``path`` from byte ``offset`` on ("" if it does not exist)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 # What each component listens on (see AirflowStack.ports); the scheduler serves task logs under LocalExecutor.

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import AIRFLOW_TEST_PORT, REDIS_TEST_PORT, ROOT, TEST_STATE, scratch_airflow
+from tests.conftest import AIRFLOW_TEST_PORT, REDIS_TEST_PORT, ROOT, scratch_airflow
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -176,11 +176,11 @@ def redis():
     server = shutil.which("redis-server")
     if not server:
         pytest.fail("redis-server is missing: `make test` installs it (apt-get install redis-server)")
-    folder = TEST_STATE / "redis"
+    pidfile = stack.TEST_REDIS_PIDFILE  # where make down looks for it too
+    folder = pidfile.parent
     folder.mkdir(parents=True, exist_ok=True)
-    pidfile = folder / "redis.pid"
     stack.stop_pidfile(pidfile, "a leftover test Redis")
-    stack.require_free_port(REDIS_TEST_PORT, "the test Redis", "REDIS_TEST_PORT in tests/integration/test_celery.py")
+    stack.require_free_port(REDIS_TEST_PORT, "the test Redis", "REDIS_TEST_PORT in tests/conftest.py")
     subprocess.run(
         [server, "--port", str(REDIS_TEST_PORT), "--bind", "127.0.0.1", "--daemonize", "yes", "--pidfile", str(pidfile),
          "--dir", str(folder), "--save", "", "--appendonly", "no", "--logfile", str(folder / "redis.log")],

@@ -55,10 +55,10 @@ def scratch_db(name: str) -> str:
     stack.psql(f"CREATE DATABASE {name} OWNER {stack.PG_USER}")
     dsn = f"postgres://{stack.PG_USER}:{stack.PG_PASSWORD}@{stack.PG_HOST}:{stack.PG_PORT}/{name}"
     os.environ["AIRFLOW_CONN_REDSHIFT"] = dsn
+    from sparkify import engines
     from sparkify.operators.schema import create_tables
-    from sparkify.warehouse import Warehouse
 
-    create_tables(Warehouse.from_conn_id("redshift"), _Quiet())
+    create_tables(engines.resolve("redshift"), _Quiet())
     return dsn
 
 
@@ -115,7 +115,7 @@ def run_peer(bucket: str, keys: list[str], columns: list[str]) -> tuple[float, i
     import orjson
     from airflow.providers.amazon.aws.transfers.s3_to_sql import S3ToSqlOperator
 
-    from sparkify.staging import EPOCH
+    from sparkify.ingest.records import EPOCH
     from tools.datagen import LOG_FIELDS as fields
 
     def parse(path: str):
@@ -145,7 +145,8 @@ def run_peer(bucket: str, keys: list[str], columns: list[str]) -> tuple[float, i
 
 def flatten_to_csv(folder: Path, out: Path) -> tuple[list[str], int]:
     """The same rows as staging produces, written once to a local CSV (not timed)."""
-    from sparkify.staging import Column, JsonRecordReader, parse_jsonpaths_file
+    from sparkify.ingest.jsonpaths import parse_jsonpaths_file
+    from sparkify.ingest.records import Column, JsonRecordReader
     from tools.datagen import LOG_FIELDS
 
     cols = [re.sub(r"([A-Z])", r"_\1", field).lower() for field in LOG_FIELDS]  # firstName → first_name
@@ -207,7 +208,7 @@ def write_big_object(bucket: str, megabytes: int, seed: int) -> tuple[str, int, 
 
     import orjson
 
-    from tools.datagen import _event, make_users
+    from tools.datagen import log_event, make_users
 
     rng = random.Random(seed)
     users = make_users(rng, 500)
@@ -218,7 +219,7 @@ def write_big_object(bucket: str, megabytes: int, seed: int) -> tuple[str, int, 
     target = megabytes * 1_000_000
     start = int(datetime(2018, 11, 15, tzinfo=UTC).timestamp() * 1000)
     while size < target:
-        e = _event(
+        e = log_event(
             rng.choice(users),
             start + rng.randint(0, 86_399_999),
             rng.randint(1, 10**6),

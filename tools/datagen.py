@@ -262,7 +262,7 @@ def make_users(rng: random.Random, n_users: int) -> list[User]:
     return users
 
 
-def _event(u: User | None, ts: int, session: int, item: int, page: str, **song) -> dict:
+def log_event(u: User | None, ts: int, session: int, item: int, page: str, **song) -> dict:
     logged_in = u is not None
     return {
         "artist": song.get("artist"),
@@ -304,7 +304,7 @@ def make_day(
         ts = start + rng.randint(0, 86_399) * 1000 + 796
         if rng.random() < 0.04:  # a logged-out visitor
             for item in range(rng.randint(1, 3)):
-                events.append(_event(None, ts, session, item, rng.choice(["Home", "Login", "About", "Help"])))
+                events.append(log_event(None, ts, session, item, rng.choice(["Home", "Login", "About", "Help"])))
                 ts += rng.randint(5_000, 60_000)
             continue
         user = rng.choice(users)
@@ -321,13 +321,13 @@ def make_day(
                         "song": _odd_text(rng, _name(rng, 3)),
                         "length": round(rng.uniform(60, 600), 5),
                     }
-                events.append(_event(user, ts, session, item, "NextSong", **fields))
+                events.append(log_event(user, ts, session, item, "NextSong", **fields))
                 ts += int(fields["length"] * 1000)
             else:
                 page = rng.choice(OTHER_PAGES)
                 if page in ("Upgrade", "Downgrade") and rng.random() < 0.5:
                     user.level = "paid" if page == "Upgrade" else "free"  # later events carry the new level
-                events.append(_event(user, ts, session, item, page))
+                events.append(log_event(user, ts, session, item, page))
                 ts += rng.randint(1_000, 30_000)
             if ts >= start + 86_400_000:
                 break

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,31 @@ def delete_where_in(table: str, column: str, values: list, equal: dict[str, obje
     )
     statement = sql.SQL("DELETE FROM {} WHERE {}").format(ident(table, "table"), sql.SQL(" AND ").join(conditions))
     return render(statement), params
+
+
+def replace_by_key(
+    cur: Any, target: str, source: str, key_columns: Sequence[str], columns: Sequence[str] | None = None
+) -> tuple[int, int]:
+    """Move ``source``'s rows into ``target``, replacing the rows with the same key: ``(replaced, written)``.
+
+    One ``DELETE … USING`` and one ``INSERT … SELECT``, inside the caller's transaction (under its table lock).
+    """
+    if not key_columns:
+        raise InvalidIdentifierError("replacing rows by key needs at least one key column")
+    into, rows = ident(target, "table"), ident(source, "table")
+    match = sql.SQL(" AND ").join(
+        sql.SQL("{}.{} = {}.{}").format(into, ident(k, "key column"), rows, ident(k, "key column")) for k in key_columns
+    )
+    cur.execute(render(sql.SQL("DELETE FROM {} USING {} WHERE {}").format(into, rows, match)))
+    replaced = max(cur.rowcount, 0)
+    if columns:
+        insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+            into, idents(list(columns)), idents(list(columns)), rows
+        )
+    else:
+        insert = sql.SQL("INSERT INTO {} SELECT * FROM {}").format(into, rows)
+    cur.execute(render(insert))
+    return replaced, max(cur.rowcount, 0)
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

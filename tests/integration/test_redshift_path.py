@@ -1,8 +1,9 @@
-"""The Redshift staging path, without Redshift: the statements it sends, and the manifest it writes to S3.
+"""The Redshift engine against the S3 emulator: the manifest it writes there, and the credentials the amazon
+provider's hooks give it (a role assumed through the emulator's STS, or the connection's keys).
 
-No AWS is reachable here, so the warehouse side is a recording cursor; S3 is the emulator. Every statement
-must parse as Redshift SQL, credentials must never appear in what is logged, and the manifest must name
-exactly the pending objects.
+No AWS is reachable here, so the warehouse side is a recording cursor (tests/unit/engines/test_redshift.py has the
+rest of the engine's SQL). Every statement must parse as Redshift SQL, credentials must never appear in what is
+logged, and the manifest must name exactly the pending objects.
 """
 
 from __future__ import annotations
@@ -12,20 +13,22 @@ import json
 import pytest
 import sqlfluff
 
-from sparkify.operators.stage_redshift import S3Object, StageToRedshiftOperator
-from sparkify.staging import Column
+from sparkify.engines import RedshiftEngine, StageRequest
+from sparkify.ingest.records import Column
+from sparkify.ingest.s3 import S3Object, S3Source
 from tests.conftest import make_bucket, s3_client
+from tests.recording import RecordingCursor
 
 pytestmark = pytest.mark.integration
 
 
-class RecordingCursor:
-    def __init__(self):
-        self.statements: list[tuple[str, object]] = []
-        self.rowcount = 7
-
-    def execute(self, statement, params=None):
-        self.statements.append((statement, params))
+def stage(cursor, bucket, objects, columns, **fields):
+    request = StageRequest(
+        source=S3Source("aws_default", bucket), objects=objects, staging_table=fields.pop("table"),
+        columns=columns, json_layout="document", max_errors=0, run_id=fields.pop("run_id"), dag_id="adhoc_airflow",
+        options=RedshiftEngine.stage_options, **fields,
+    )  # fmt: skip
+    return RedshiftEngine("redshift", hook=None).stage(cursor, request)
 
 
 @pytest.fixture
@@ -42,8 +45,6 @@ def parse_redshift(statement: str) -> None:
 
 
 def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_manifest(bucket, monkeypatch):
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
     role = "arn:aws:iam::123456789012:role/dwhRole"
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
@@ -52,21 +53,15 @@ def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_mani
                               "role_arn": role,  # assumed through the emulator's STS
                               "service_config": {"sts": {"endpoint_url": s3_client().meta.endpoint_url}}}}),
     )  # fmt: skip
-    op = StageToRedshiftOperator(
-        task_id="stage_songs", table="staging_songs", s3_bucket=bucket, s3_key="song_data/",
-        json_layout="document", incremental=True, key_columns=["song_id"],
-    )  # fmt: skip
     pending = [S3Object("song_data/", f"song_data/A/B/C/TRABC{i}.json", 2, f'"etag{i}"') for i in (0, 2)]
     cursor = RecordingCursor()
-    staged, rejected = op._copy_on_redshift(
-        cursor,
-        S3Hook(aws_conn_id="aws_default"),
-        pending,
+    result = stage(
+        cursor, bucket, pending,
         [Column("song_id", "character varying", 64), Column("title", "character varying", 65535)],
-        "stage_incoming",
-        {"run_id": "scheduled__2018-11-15T16:00:00+00:00"},
-    )
-    assert (staged, rejected) == (7, 0)
+        table="staging_songs", destination="stage_incoming", json_paths=None, by_object=True,
+        run_id="scheduled__2018-11-15T16:00:00+00:00", task_id="stage_songs",
+    )  # fmt: skip
+    assert (result.rows, result.rejections) == (7, [])
     statements = [s for s, _ in cursor.statements]
     assert statements[0] == 'CREATE TEMP TABLE "stage_copy" (LIKE "staging_songs")'
     manifest_key = "sparkify-manifests/adhoc_airflow/scheduled__2018-11-15T16_00_00_00_00/stage_songs.manifest"
@@ -98,25 +93,20 @@ def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_mani
     }
 
 
-def test_key_credentials_reach_redshift_but_never_the_log(bucket, capfd):
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    op = StageToRedshiftOperator(
-        task_id="stage_events", table="staging_events", s3_bucket=bucket,
-        s3_key="log_data/2018/11/2018-11-15-events.json", json_paths="log_json_path.json",
-    )  # fmt: skip
+def test_key_credentials_reach_redshift_but_never_the_log(bucket, caplog):
     cursor = RecordingCursor()
     obj = S3Object("log_data/2018/11/2018-11-15-events.json", "log_data/2018/11/2018-11-15-events.json", 1, '"e"')
-    op._copy_on_redshift(
-        cursor, S3Hook(aws_conn_id="aws_default"), [obj], [Column("ts", "timestamp without time zone")],
-        "staging_events", {"run_id": "r"},
+    stage(
+        cursor, bucket, [obj], [Column("ts", "timestamp without time zone")], table="staging_events",
+        destination="staging_events", json_paths="log_json_path.json", by_object=False, run_id="r",
+        task_id="stage_events",
     )  # fmt: skip
     copy = cursor.statements[1][0]
     assert "ACCESS_KEY_ID 'testing' SECRET_ACCESS_KEY 'testing'" in copy  # the emulator's key pair
     assert f"FROM 's3://{bucket}/log_data/2018/11/2018-11-15-events.json'" in copy
     assert f"FORMAT AS JSON 's3://{bucket}/log_json_path.json'" in copy
     parse_redshift(copy)
-    logged = capfd.readouterr().out
+    logged = caplog.text
     assert "running on Redshift" in logged
     assert "SECRET_ACCESS_KEY '***'" in logged
     assert "SECRET_ACCESS_KEY 'testing'" not in logged

@@ -1,15 +1,14 @@
-"""SQL files and identifier handling: one statement per file, valid on both engines, identifiers quoted."""
+"""SQL files and identifier handling: one statement per file, shared SQL valid on both engines, identifiers quoted.
+
+Engine-only SQL (``include/sql/<engine>/``) is parsed in its engine's dialect by that engine's tests."""
 
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 import pytest
 import sqlfluff
 from sqlfluff.core import FluffConfig
 
 from sparkify.sql import SQL_DIR, InvalidIdentifierError, ident, read_sql, render, validate_identifier
-from sparkify.warehouse import POSTGRES, REDSHIFT, Warehouse, dialect_of
 
 SHARED = sorted(p for d in ("ddl", "load", "catalog") for p in (SQL_DIR / d).glob("*.sql"))
 
@@ -29,7 +28,7 @@ def test_shared_sql_parses_on_both_engines(path, dialect):
     assert not parsed.violations, [v.desc() for v in parsed.violations]
 
 
-@pytest.mark.parametrize("path", sorted(SQL_DIR.rglob("*.sql")), ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", sorted(SQL_DIR.rglob("*.sql")), ids=lambda p: str(p.relative_to(SQL_DIR)))
 def test_each_file_holds_one_statement(path):
     assert read_sql(str(path.relative_to(SQL_DIR)))
 
@@ -42,24 +41,7 @@ def test_identifiers_are_validated_and_quoted():
             validate_identifier(bad)
 
 
-@pytest.mark.parametrize(
-    ("conn", "dialect"),
-    [
-        ({"conn_type": "postgres", "host": "127.0.0.1"}, POSTGRES),
-        ({"conn_type": "redshift", "host": "x"}, REDSHIFT),
-        ({"conn_type": "postgres", "host": "dwh.abc123.us-west-2.redshift.amazonaws.com"}, REDSHIFT),
-        ({"conn_type": "postgres", "host": "wg.123.us-west-2.redshift-serverless.amazonaws.com"}, REDSHIFT),
-        ({"conn_type": "postgres", "host": "x", "extra_dejson": {"dialect": "redshift"}}, REDSHIFT),
-    ],
-)
-def test_dialect_comes_from_the_connection(conn, dialect):
-    conn = SimpleNamespace(**{"conn_id": "redshift", "extra_dejson": {}, **conn})
-    assert dialect_of(conn) == dialect
-
-
-def test_lock_statement_differs_per_engine():
-    pg = Warehouse("redshift", POSTGRES, hook=None)
-    rs = Warehouse("redshift", REDSHIFT, hook=None)
-    assert render(pg.lock_table("users")) == 'LOCK TABLE "users" IN SHARE ROW EXCLUSIVE MODE'
-    assert render(rs.lock_table("users")) == 'LOCK "users"'
-    assert parse(render(rs.lock_table("users")), "redshift").violations == []
+@pytest.mark.parametrize("path", sorted((SQL_DIR / "postgres").rglob("*.sql")), ids=lambda p: p.name)
+def test_postgres_sql_files_parse_as_postgres(path):
+    parsed = parse(path.read_text(), "postgres")
+    assert not parsed.violations, [v.desc() for v in parsed.violations]

@@ -3,7 +3,7 @@
 from sparkify.operators.data_quality import DataQualityOperator
 from sparkify.operators.load import LoadDimensionOperator, LoadFactOperator
 from sparkify.operators.schema import CreateTablesOperator
-from sparkify.operators.stage_redshift import StageToRedshiftOperator
+from sparkify.operators.stage import StageToRedshiftOperator
 
 __all__ = [
     "CreateTablesOperator",

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from sparkify.operators.load import interval_parameters
+from sparkify import engines
+from sparkify.engines import Engine
 from sparkify.quality import Check
+from sparkify.runtime import interval_parameters, logical_date, run_id, utc_now
 from sparkify.sql import insert_values
-from sparkify.warehouse import Warehouse
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -69,12 +69,12 @@ class DataQualityOperator(BaseOperator):
         names = [c.name for c in self.checks]
         if len(set(names)) != len(names):
             raise AirflowFailException(f"duplicate check names: {sorted({n for n in names if names.count(n) > 1})}")
-        warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
+        engine = engines.resolve(self.redshift_conn_id, self.log)
         interval = interval_parameters(context)
         started = time.monotonic()
-        results = [self._run(warehouse, check, interval) for check in self.checks]
+        results = [self._run(engine, check, interval) for check in self.checks]
         if self.store_results:
-            self._store(warehouse, results, context)
+            self._store(engine, results, context)
 
         failed = [r for r in results if r["status"] in ("fail", "error")]
         warned = [r for r in results if r["status"] == "warn"]
@@ -98,12 +98,12 @@ class DataQualityOperator(BaseOperator):
             )
         return results
 
-    def _run(self, warehouse: Warehouse, check: Check, interval: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, engine: Engine, check: Check, interval: dict[str, Any]) -> dict[str, Any]:
         """One check in its own transaction, so a broken query cannot hide the others."""
         result = {"check": check.name, "severity": check.severity, "status": "", "observed": None,
                   "expected": check.expectation}  # fmt: skip
         try:
-            with warehouse.transaction() as cur:
+            with engine.transaction() as cur:
                 cur.execute(check.sql, {**interval, **check.params})
                 row = cur.fetchone()
             result["observed"] = row[0] if row else None
@@ -114,16 +114,13 @@ class DataQualityOperator(BaseOperator):
             result["observed"] = f"query failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
         return result
 
-    def _store(self, warehouse: Warehouse, results: list[dict[str, Any]], context: Any) -> None:
-        run_id = str(context.get("run_id") or "")
-        logical = context.get("logical_date") or context.get("data_interval_start")
-        logical = logical.astimezone(UTC).replace(tzinfo=None) if logical and logical.tzinfo else logical
-        now = datetime.now(UTC).replace(tzinfo=None)
+    def _store(self, engine: Engine, results: list[dict[str, Any]], context: Any) -> None:
+        run, logical, now = run_id(context), logical_date(context), utc_now()
         rows = [
-            (run_id, logical, r["check"], r["severity"], r["status"], str(r["observed"]), r["expected"], now)
+            (run, logical, r["check"], r["severity"], r["status"], str(r["observed"]), r["expected"], now)
             for r in results
         ]
-        with warehouse.transaction() as cur:
+        with engine.transaction() as cur:
             cur.execute(*insert_values(RESULTS_TABLE, RESULT_COLUMNS, rows))
 
 

@@ -18,35 +18,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
-from sparkify.sql import ident, idents, render, validate_identifier
-from sparkify.warehouse import Warehouse
+from sparkify import engines
+from sparkify.engines import Engine
+from sparkify.runtime import interval_parameters
+from sparkify.sql import ident, idents, render, replace_by_key, validate_identifier
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 INCOMING = "sparkify_incoming"
 CHANGED = "sparkify_changed"
-
-
-def interval_parameters(context: Any) -> dict[str, datetime]:
-    """The run's data interval as naive UTC datetimes (the warehouse stores UTC ``TIMESTAMP``)."""
-
-    def naive_utc(value: Any) -> datetime:
-        if value is None:
-            raise AirflowFailException("the run has no data interval (use an interval timetable)")
-        return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-    return {
-        "data_interval_start": naive_utc(context.get("data_interval_start")),
-        "data_interval_end": naive_utc(context.get("data_interval_end")),
-    }
 
 
 class _LoadTableOperator(BaseOperator):
@@ -82,11 +69,11 @@ class _LoadTableOperator(BaseOperator):
             raise AirflowFailException(f"{type(self).__name__}: mode 'upsert' needs key_columns")
         if self.sql.rstrip().endswith(".sql"):
             raise AirflowFailException(f"SQL file {self.sql!r} was not found on the DAG's template_searchpath")
-        warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
+        engine = engines.resolve(self.redshift_conn_id, self.log)
         params = {**interval_parameters(context), **self.parameters}
         started = time.monotonic()
-        with warehouse.transaction() as cur:
-            counts = load_table(cur, warehouse, self.table, self.sql, params, self.mode, self.key_columns)
+        with engine.transaction() as cur:
+            counts = load_table(cur, engine, self.table, self.sql, params, self.mode, self.key_columns)
         counts["seconds"] = round(time.monotonic() - started, 3)
         self.log.info(
             "%s (%s) for [%s, %s): %s rows selected → %s inserted, %s updated, %s unchanged%s in %.2f s; "
@@ -108,7 +95,7 @@ class _LoadTableOperator(BaseOperator):
 
 def load_table(
     cur: Any,
-    warehouse: Warehouse,
+    engine: Engine,
     table: str,
     select_sql: str,
     params: dict[str, Any],
@@ -121,16 +108,14 @@ def load_table(
     nothing new writes nothing.
     """
     target, incoming, changed = ident(table, "table"), ident(INCOMING), ident(CHANGED)
-    cur.execute(render(warehouse.lock_table(table)))
+    cur.execute(engine.lock_table(table))
     cur.execute(render(sql.SQL("CREATE TEMP TABLE {} AS ").format(incoming)) + select_sql, params)
     cur.execute(render(sql.SQL("SELECT * FROM {} LIMIT 0").format(incoming)))
-    cols = idents([d[0] for d in cur.description])
+    columns = [d[0] for d in cur.description]
+    cols = idents(columns)
     selected = _count(cur, incoming)
     source, deleted, replaced = incoming, 0, 0
-    if mode == "truncate-insert":
-        cur.execute(render(sql.SQL("DELETE FROM {}").format(target)))
-        deleted = max(cur.rowcount, 0)
-    elif mode == "upsert":
+    if mode == "upsert":
         cur.execute(
             render(
                 sql.SQL("CREATE TEMP TABLE {} AS SELECT {} FROM {} EXCEPT SELECT {} FROM {}").format(
@@ -139,14 +124,13 @@ def load_table(
             )
         )
         source = changed
-        match = sql.SQL(" AND ").join(
-            sql.SQL("{}.{} = {}.{}").format(target, ident(k, "key column"), changed, ident(k, "key column"))
-            for k in key_columns
-        )
-        cur.execute(render(sql.SQL("DELETE FROM {} USING {} WHERE {}").format(target, changed, match)))
-        replaced = max(cur.rowcount, 0)
-    cur.execute(render(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, cols, cols, source)))
-    written = max(cur.rowcount, 0)
+        replaced, written = replace_by_key(cur, table, CHANGED, key_columns, columns)
+    else:
+        if mode == "truncate-insert":
+            cur.execute(render(sql.SQL("DELETE FROM {}").format(target)))
+            deleted = max(cur.rowcount, 0)
+        cur.execute(render(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, cols, cols, source)))
+        written = max(cur.rowcount, 0)
     for temp in (incoming, changed) if source is changed else (incoming,):
         cur.execute(render(sql.SQL("DROP TABLE {}").format(temp)))
     return {

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from sparkify.sql import SQL_DIR, read_sql
-from sparkify.warehouse import Warehouse
+from sparkify import engines
+from sparkify.engines import Engine
+from sparkify.sql import read_sql
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -18,9 +19,10 @@ class CreateTablesOperator(BaseOperator):
     """
     Create the staging, star-schema and bookkeeping tables if they do not exist.
 
-    Runs every ``include/sql/ddl/*.sql`` statement in name order (``CREATE TABLE IF NOT EXISTS``: shared by
-    both engines), then the engine's extras (PostgreSQL: ``include/sql/ddl_postgres``, indexes). Safe to run
-    on every DAG run and concurrently: the statements are idempotent and run in one transaction under a lock.
+    Runs the ``include/sql/ddl/*.sql`` statements (``CREATE TABLE IF NOT EXISTS``, shared by both engines) with
+    the engine's own files added or substituted by name (``include/sql/<engine>/ddl``: PostgreSQL's indexes,
+    Redshift's tables with sort and distribution keys), in file-name order. Safe to run on every DAG run and
+    concurrently: the statements are idempotent and run in one transaction (PostgreSQL: under an advisory lock).
 
     :param redshift_conn_id: the warehouse connection.
     """
@@ -32,18 +34,18 @@ class CreateTablesOperator(BaseOperator):
         self.redshift_conn_id = redshift_conn_id
 
     def execute(self, context: Context) -> None:
-        warehouse = Warehouse.from_conn_id(self.redshift_conn_id)
-        create_tables(warehouse, self.log)
+        create_tables(engines.resolve(self.redshift_conn_id, self.log), self.log)
 
 
-def create_tables(warehouse: Warehouse, log: Any) -> int:
+def create_tables(engine: Engine, log: Any) -> int:
+    """Run the engine's DDL (shared ``ddl/`` plus ``<engine>/ddl/``) in one transaction; return the count."""
     started = time.monotonic()
-    files = [p for d in warehouse.ddl_directories() for p in sorted((SQL_DIR / d).glob("*.sql"))]
-    with warehouse.transaction() as cur:
-        lock = warehouse.ddl_lock()
+    files = engine.ddl_files()
+    with engine.transaction() as cur:
+        lock = engine.ddl_lock()
         if lock:
             cur.execute(lock)
         for path in files:
-            cur.execute(read_sql(str(path.relative_to(SQL_DIR))))
+            cur.execute(read_sql(path))
     log.info("warehouse schema ensured: %s DDL statements in %.2f s", len(files), time.monotonic() - started)
     return len(files)

@@ -1,0 +1,235 @@
+"""Amazon Redshift: staging is Redshift's own ``COPY … FROM 's3://…' FORMAT AS JSON …``.
+
+* COPY lands in a temporary table ``LIKE`` the staging table (COPY cannot fill ``staged_from``), from which the rows
+  move to the destination with their origin. Incremental stages read exactly the pending keys through a manifest
+  written under the run (``manifest_prefix``); other stages COPY each requested location.
+* Redshift authenticates to S3 with the AWS connection's ``role_arn`` (``IAM_ROLE``), else its keys, which are
+  masked in logs and replaced by ``***`` in the COPY text that is logged. COPY takes no bind parameters, so every
+  value in it is validated against a strict pattern before it is quoted.
+* Lines rejected under ``MAXERROR`` are read back for that COPY and returned like the PostgreSQL engine's, so
+  ``lines_rejected`` and ``load_errors`` mean the same on both: on a provisioned cluster from ``stl_load_errors``
+  by ``PG_LAST_COPY_ID()`` (with the raw line); on Redshift Serverless, which has only the SYS views, from
+  ``sys_load_error_detail`` by this session and the COPY's start time.
+* DDL: ``include/sql/redshift/ddl`` holds the star schema's tables with sort and distribution keys.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from psycopg import sql
+
+from sparkify.engines.base import Engine, StageRequest, StageResult
+from sparkify.ingest.catalog import STAGED_FROM
+from sparkify.ingest.records import EXCERPT_CHARS, Rejection
+from sparkify.ingest.s3 import S3Source
+from sparkify.sql import ident, idents, render
+
+LANDING = "stage_copy"  # temp table: COPY's landing place
+HOST_SUFFIXES = (".redshift.amazonaws.com", ".redshift-serverless.amazonaws.com")
+SERVERLESS_SUFFIX = ".redshift-serverless.amazonaws.com"
+
+
+class RedshiftEngine(Engine):
+    """Amazon Redshift (provisioned or Serverless) through the amazon provider's ``RedshiftSQLHook``.
+
+    Claims connections of type ``redshift`` and hosts under ``.redshift.amazonaws.com`` /
+    ``.redshift-serverless.amazonaws.com``. Stage options (``engine_options={"redshift": {...}}``):
+
+    * ``region`` — the bucket's region (default: the AWS connection's);
+    * ``manifest_prefix`` — where incremental COPY manifests go, in the bucket (needs write access).
+    """
+
+    name = "redshift"
+    stage_options: ClassVar[dict[str, Any]] = {"region": None, "manifest_prefix": "sparkify-manifests/"}
+
+    @classmethod
+    def claims(cls, conn: Any) -> bool:
+        return conn.conn_type == "redshift" or (conn.host or "").lower().endswith(HOST_SUFFIXES)
+
+    @classmethod
+    def make_hook(cls, conn_id: str) -> Any:
+        from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
+
+        return RedshiftSQLHook(redshift_conn_id=conn_id)
+
+    def cursor(self, conn: Any) -> Any:
+        cur = conn.cursor()
+        cur.paramstyle = "pyformat"  # the SQL files use %(name)s placeholders, like psycopg
+        return cur
+
+    def lock_table(self, table: str) -> str:
+        return render(sql.SQL("LOCK {}").format(ident(table, "table")))
+
+    @property
+    def serverless(self) -> bool:
+        """Redshift Serverless (no STL views): by the connection's host, or its ``is_serverless`` extra."""
+        conn = self.hook.get_connection(self.conn_id)
+        extra = conn.extra_dejson or {}
+        return bool(extra.get("is_serverless")) or (conn.host or "").lower().endswith(SERVERLESS_SUFFIX)
+
+    # ----------------------------------------------------------------------------------------------------------
+    def stage(self, cur: Any, request: StageRequest) -> StageResult:
+        """COPY per requested location, or — ``by_object`` — exactly the pending keys through a manifest."""
+        source = request.source
+        if request.by_object:
+            units = [(source.uri(self.write_manifest(request)), True)]
+        else:
+            units = [(source.uri(loc), False) for loc in dict.fromkeys(o.location for o in request.objects)]
+        credentials = copy_credentials(source.hook)
+        region = request.options["region"] or source.hook.conn_region_name
+        landing = ident(LANDING)
+        cur.execute(render(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(landing, ident(request.staging_table))))
+        data_columns = idents([c.name for c in request.columns])
+        staged, rejections = 0, []
+        for source_uri, manifest in units:
+            copy = dict(
+                table_sql=render(landing),
+                columns_sql=render(data_columns),
+                s3_uri=source_uri,
+                credentials=credentials,
+                region=region,
+                json_paths_uri=None if request.json_paths is None else source.uri(request.json_paths),
+                epoch_millis=True,
+                max_errors=request.max_errors,
+                manifest=manifest,
+            )
+            self.log.info("running on Redshift:\n%s", redshift_copy_sql(**copy, redacted=True))
+            copy_started = self._now(cur) if request.max_errors and self.serverless else None
+            cur.execute(redshift_copy_sql(**copy))  # never logged: it may hold credentials
+            if request.max_errors:
+                rejections += self.copy_rejections(cur, source, copy_started)
+            cur.execute(
+                render(
+                    sql.SQL("INSERT INTO {} ({}, {}) SELECT {}, %(staged_from)s FROM {}").format(
+                        ident(request.destination), data_columns, ident(STAGED_FROM), data_columns, landing
+                    )
+                ),
+                {"staged_from": source_uri},
+            )
+            staged += max(cur.rowcount, 0)
+            cur.execute(render(sql.SQL("DELETE FROM {}").format(landing)))
+        cur.execute(render(sql.SQL("DROP TABLE {}").format(landing)))
+        return StageResult(staged, rejections)
+
+    def copy_rejections(self, cur: Any, source: S3Source, copy_started: Any = None) -> list[Rejection]:
+        """The lines the last COPY of this session rejected under MAXERROR."""
+        if copy_started is None:
+            cur.execute(self.read_sql("catalog/copy_rejections.sql"))
+        else:
+            cur.execute(self.read_sql("catalog/copy_rejections_serverless.sql"), {"copy_started": copy_started})
+        prefix = source.uri("")
+        return [
+            Rejection(uri.strip().removeprefix(prefix), int(line), reason.strip(), raw and raw.strip()[:EXCERPT_CHARS])
+            for uri, line, raw, reason in cur.fetchall()
+        ]
+
+    @staticmethod
+    def _now(cur: Any) -> Any:
+        cur.execute("SELECT GETDATE()")
+        return cur.fetchone()[0]
+
+    def write_manifest(self, request: StageRequest) -> str:
+        """A COPY manifest naming exactly the pending objects, under a run-specific key; returns the key."""
+        run = re.sub(r"[^A-Za-z0-9_.-]", "_", request.run_id or "manual")
+        prefix = request.options["manifest_prefix"].rstrip("/")
+        key = f"{prefix}/{request.dag_id}/{run}/{request.task_id}.manifest"
+        entries = [{"url": request.source.uri(o.key), "mandatory": True} for o in request.objects]
+        request.source.write_text(key, json.dumps({"entries": entries}))
+        self.log.info("wrote a COPY manifest of %s objects to %s", f"{len(request.objects):,}",
+                      request.source.uri(key))  # fmt: skip
+        return key
+
+
+def copy_credentials(s3_hook: Any) -> CopyCredentials:
+    """How Redshift reads the bucket: the AWS connection's ``role_arn``, else its keys (masked in logs)."""
+    from airflow.sdk.log import mask_secret
+
+    role_arn = (s3_hook.conn_config.extra_config or {}).get("role_arn") if s3_hook.conn_config else None
+    if role_arn:
+        return CopyCredentials(iam_role=role_arn)
+    creds = s3_hook.get_credentials()
+    for secret in (creds.secret_key, creds.token):
+        if secret:
+            mask_secret(secret)
+    return CopyCredentials(access_key_id=creds.access_key, secret_access_key=creds.secret_key,
+                           session_token=creds.token)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------------------------
+# COPY text
+# --------------------------------------------------------------------------------------------------------------
+_S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^\x00-\x1f\x7f\\']*)?$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@\-/]{1,512}$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_CREDENTIAL = re.compile(r"^[A-Za-z0-9/+=]{1,2048}$")
+
+
+def _literal(value: str, pattern: re.Pattern[str], what: str) -> str:
+    """A validated value as a SQL string literal (COPY takes no bind parameters)."""
+    if not pattern.match(value):
+        raise ValueError(f"invalid {what}: {value if what != 'credential' else '***'!r}")
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class CopyCredentials:
+    """How Redshift authenticates to S3: an IAM role (preferred) or keys from the AWS connection."""
+
+    iam_role: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    session_token: str | None = None
+
+    def clause(self, redacted: bool) -> str:
+        if self.iam_role:
+            return f"IAM_ROLE {_literal(self.iam_role, _ROLE_ARN, 'IAM role ARN')}"
+        if not (self.access_key_id and self.secret_access_key):
+            raise ValueError("Redshift COPY needs role_arn in the AWS connection's extra, or its access keys")
+
+        def secret(value: str) -> str:
+            return "'***'" if redacted else _literal(value, _CREDENTIAL, "credential")
+
+        text = f"ACCESS_KEY_ID {secret(self.access_key_id)} SECRET_ACCESS_KEY {secret(self.secret_access_key)}"
+        if self.session_token:
+            text += f" SESSION_TOKEN {secret(self.session_token)}"
+        return text
+
+
+def redshift_copy_sql(
+    *,
+    table_sql: str,
+    columns_sql: str,
+    s3_uri: str,
+    credentials: CopyCredentials,
+    region: str | None,
+    json_paths_uri: str | None,
+    epoch_millis: bool,
+    max_errors: int,
+    manifest: bool = False,
+    redacted: bool = False,
+) -> str:
+    """Redshift ``COPY`` of JSON under ``s3_uri`` into a table (already-quoted table and column list).
+
+    With ``redacted=True`` the credentials are replaced by ``***``: that text is what gets logged.
+    """
+    json_format = "'auto'" if json_paths_uri is None else _literal(json_paths_uri, _S3_URI, "JSONPaths S3 URI")
+    lines = [
+        f"COPY {table_sql} ({columns_sql})",
+        f"FROM {_literal(s3_uri, _S3_URI, 'S3 URI')}",
+        credentials.clause(redacted),
+    ]
+    if region:
+        lines.append(f"REGION {_literal(region, _REGION, 'region')}")
+    lines.append(f"FORMAT AS JSON {json_format}")
+    if epoch_millis:
+        lines.append("TIMEFORMAT 'epochmillisecs'")
+    lines.append("STATUPDATE OFF COMPUPDATE OFF")
+    if manifest:
+        lines.append("MANIFEST")
+    if max_errors:
+        lines.append(f"MAXERROR {int(max_errors)}")
+    return "\n".join(lines)

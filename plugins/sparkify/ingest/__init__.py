@@ -1,0 +1,10 @@
+"""Engine-neutral ingest: what staging needs whichever warehouse the rows go to.
+
+* :mod:`~sparkify.ingest.s3` — the source bucket through the amazon provider's ``S3Hook``: listing, reading, writing;
+* :mod:`~sparkify.ingest.catalog` — what the warehouse records about staging: a staging table's columns, the
+  objects staged into it (``staged_objects``, by key and ETag) and the lines rejected (``load_errors``);
+* :mod:`~sparkify.ingest.jsonpaths` — Redshift's JSONPaths format;
+* :mod:`~sparkify.ingest.records` — JSON → typed rows, coerced the way Redshift's COPY does;
+* :mod:`~sparkify.ingest.csv_encoder` — rows → CSV for ``COPY … FROM STDIN``, with Apache Arrow;
+* :mod:`~sparkify.ingest.pumps` — threads that overlap downloading, parsing and writing with bounded memory.
+"""

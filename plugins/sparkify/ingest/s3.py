@@ -1,0 +1,75 @@
+"""The source bucket, read through the amazon provider's ``S3Hook``.
+
+A *location* is what a staging task is asked for: one object key, or a prefix ending in ``/`` (every object under
+it). :meth:`S3Source.objects_at` turns it into :class:`S3Object` s — key, size and ETag, the identity by which
+``staged_objects`` tracks what was staged — or fails with the S3 URI when there is nothing there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MAX_POOL_CONNECTIONS = 32  # objects are fetched on up to 16 threads, plus the listing and the writer
+
+
+class MissingInputError(RuntimeError):
+    """A location names no object: the source has not delivered it (yet). Retrying may help."""
+
+
+@dataclass(frozen=True)
+class S3Object:
+    location: str  # the key or prefix that named it
+    key: str
+    size: int
+    etag: str
+
+
+class S3Source:
+    """One bucket of one AWS connection: listing, streaming reads and small writes (COPY manifests)."""
+
+    def __init__(self, aws_conn_id: str, bucket: str) -> None:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.hook = S3Hook(aws_conn_id=aws_conn_id, config=Config(max_pool_connections=MAX_POOL_CONNECTIONS))
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The hook's boto3 client (created once: it is thread-safe and pools connections)."""
+        if self._client is None:
+            self._client = self.hook.get_conn()
+        return self._client
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def objects_at(self, location: str) -> list[S3Object]:
+        """Every object a location names, in key order; :class:`MissingInputError` when there is none."""
+        if location.endswith("/"):
+            found = [
+                S3Object(location, o["Key"], o["Size"], o["ETag"])
+                for o in self.hook.iter_file_metadata(prefix=location, bucket_name=self.bucket)
+            ]
+            if not found:
+                raise MissingInputError(f"no objects under {self.uri(location)} — nothing to stage")
+            return sorted(found, key=lambda o: o.key)
+        head = self.hook.head_object(key=location, bucket_name=self.bucket)
+        if head is None:
+            raise MissingInputError(
+                f"missing input: no object at {self.uri(location)}; the source has not delivered it yet, "
+                "or the key template does not match the bucket layout"
+            )
+        return [S3Object(location, location, head["ContentLength"], head["ETag"])]
+
+    def open(self, key: str) -> Any:
+        """A streaming body (``iter_chunks``/``read``) of one object."""
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+
+    def read(self, key: str) -> bytes:
+        return self.open(key).read()
+
+    def write_text(self, key: str, text: str) -> None:
+        self.hook.load_string(text, key=key, bucket_name=self.bucket, replace=True)

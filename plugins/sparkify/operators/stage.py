@@ -1,0 +1,177 @@
+"""StageToRedshiftOperator: JSON objects in S3 → a staging table of the warehouse (Redshift or PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+from psycopg import sql
+
+from sparkify import engines
+from sparkify.connections import get_connection
+from sparkify.ingest import catalog
+from sparkify.ingest.s3 import S3Source
+from sparkify.runtime import run_id, utc_now
+from sparkify.sql import ident, render, replace_by_key, validate_identifier
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+LAYOUTS = ("lines", "document")
+INCOMING = "stage_incoming"  # temp table: an incremental stage's rows, before they replace staged rows by key
+
+
+class StageToRedshiftOperator(BaseOperator):
+    """
+    Stage JSON objects from S3 into a staging table of the warehouse.
+
+    The task lists the objects, decides which are pending, has the warehouse's engine load them
+    (:mod:`sparkify.engines`: Redshift runs its own ``COPY … FROM 's3://…'``; PostgreSQL streams the objects into
+    ``COPY … FROM STDIN``, coercing like Redshift), and records what it staged — in one transaction under a table
+    lock: readers see the old rows or the new ones, never a mix, and concurrent runs serialise.
+
+    Re-staging a location replaces exactly the rows staged from it before (rows carry their S3 origin in
+    ``staged_from``). Rejected lines (within ``max_errors``) are written to ``load_errors`` on every engine.
+
+    :param table: staging table (validated, quoted).
+    :param s3_bucket: bucket name. (templated)
+    :param s3_key: an object key, a prefix ending in ``/`` (every object under it), or a list of those; typically
+        rendered from the run's data interval. A missing object, or a prefix with no objects, fails the task
+        with the location (retried: the source may deliver it later). (templated)
+    :param json_paths: key of a JSONPaths file in the same bucket (positional mapping to the table's data
+        columns), or ``"auto"`` to map JSON keys to column names case-insensitively. (templated)
+    :param json_layout: ``"lines"`` (JSON lines: one record per line, rejections name the line number) or
+        ``"document"`` (each object is one JSON document).
+    :param max_errors: how many bad lines may be rejected before the task fails (0, the default: none).
+    :param incremental: stage only objects that are new or changed (by ETag) since they were last staged, tracked
+        per key in ``staged_objects`` in the same transaction; an unchanged source is listed, not read. Staged
+        records replace staged records with the same ``key_columns``.
+    :param key_columns: the identity of a staged record (required with ``incremental``), e.g. ``("song_id",)``.
+    :param full_reload: with ``incremental``: empty the staging table and its tracking, and stage every object
+        again. (templated: ``"{{ params.full_reload }}"`` works)
+    :param engine_options: per-engine tuning, e.g. ``{"postgres": {"fetch_workers": 8}, "redshift":
+        {"region": "us-west-2"}}``; each engine reads its own entry (see its class) and refuses unknown keys.
+    :param redshift_conn_id: the warehouse connection; it picks the engine.
+    :param aws_conn_id: the AWS connection (S3 access; ``role_arn`` or keys for Redshift's COPY).
+    """
+
+    template_fields: Sequence[str] = ("s3_bucket", "s3_key", "json_paths", "full_reload")
+    ui_color = "#358140"
+
+    def __init__(
+        self,
+        *,
+        table: str,
+        s3_bucket: str,
+        s3_key: str | list[str],
+        json_paths: str = "auto",
+        json_layout: str = "lines",
+        max_errors: int = 0,
+        incremental: bool = False,
+        key_columns: Sequence[str] = (),
+        full_reload: bool | str = False,
+        engine_options: Mapping[str, Mapping[str, Any]] | None = None,
+        redshift_conn_id: str = "redshift",
+        aws_conn_id: str = "aws_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.table = table
+        self.s3_bucket = s3_bucket
+        self.s3_key = s3_key
+        self.json_paths = json_paths
+        self.json_layout = json_layout
+        self.max_errors = max_errors
+        self.incremental = incremental
+        self.key_columns = tuple(key_columns)
+        self.full_reload = full_reload
+        self.engine_options = engine_options
+        self.redshift_conn_id = redshift_conn_id
+        self.aws_conn_id = aws_conn_id
+
+    def execute(self, context: Context) -> dict[str, int]:
+        validate_identifier(self.table, "table")
+        if self.json_layout not in LAYOUTS:
+            raise AirflowFailException(f"json_layout must be one of {LAYOUTS}, got {self.json_layout!r}")
+        if self.incremental and not self.key_columns:
+            raise AirflowFailException("incremental staging needs key_columns (the identity of a staged record)")
+        engine = engines.resolve(self.redshift_conn_id, self.log)
+        options = engine.options_for(self.engine_options)
+        get_connection(self.aws_conn_id)  # a missing AWS connection fails now, naming its environment variable
+        source = S3Source(self.aws_conn_id, self.s3_bucket)
+        full_reload = _truthy(self.full_reload)
+        started = time.monotonic()
+        locations = [self.s3_key] if isinstance(self.s3_key, str) else list(self.s3_key)
+        listed = [obj for loc in locations for obj in source.objects_at(loc)]
+
+        with engine.transaction() as cur:
+            try:
+                columns = catalog.staging_columns(cur, self.table)
+            except catalog.StagingTableError as exc:
+                raise AirflowFailException(str(exc)) from None
+            cur.execute(engine.lock_table(self.table))
+            target, replaced = ident(self.table, "table"), 0
+            if not self.incremental:  # the locations' rows are replaced wholesale
+                for loc in locations:
+                    where = sql.SQL("DELETE FROM {} WHERE {} = %(loc)s").format(target, ident(catalog.STAGED_FROM))
+                    cur.execute(render(where), {"loc": source.uri(loc)})
+                    replaced += max(cur.rowcount, 0)
+                pending, destination = listed, self.table
+            else:  # new or changed objects land apart, then replace staged records by key
+                if full_reload:
+                    cur.execute(render(sql.SQL("DELETE FROM {}").format(target)))
+                    replaced = max(cur.rowcount, 0)
+                    catalog.forget_objects(cur, self.table)
+                pending = listed if full_reload else catalog.pending_objects(cur, self.table, listed)
+                destination = INCOMING
+                cur.execute(render(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(ident(INCOMING), target)))
+
+            request = engines.StageRequest(
+                source=source, objects=pending, staging_table=self.table, destination=destination, columns=columns,
+                json_paths=None if self.json_paths == "auto" else self.json_paths, json_layout=self.json_layout,
+                max_errors=self.max_errors, by_object=self.incremental, run_id=run_id(context), dag_id=self.dag_id,
+                task_id=self.task_id, options=options,
+            )  # fmt: skip
+            result = engine.stage(cur, request) if pending else engines.StageResult(0)
+            now = utc_now()
+            catalog.record_rejections(cur, self.table, result.rejections, request.run_id, now)
+            if self.incremental:
+                replaced += replace_by_key(cur, self.table, INCOMING, self.key_columns)[0]
+                cur.execute(render(sql.SQL("DROP TABLE {}").format(ident(INCOMING))))
+                catalog.track_objects(cur, self.table, pending, request.run_id, now)
+
+        for r in result.rejections[:20]:
+            self.log.warning("rejected %s line %s: %s", source.uri(r.s3_key), r.line_number, r.reason)
+        n_bytes = sum(o.size for o in pending)
+        self.log.info(
+            "staged %s rows into %s from %s of %s listed objects (%s) on %s in %.1f s; %s lines rejected%s; "
+            "%s previously staged rows replaced%s",
+            f"{result.rows:,}", self.table, f"{len(pending):,}", f"{len(listed):,}", _human_bytes(n_bytes),
+            engine.name, time.monotonic() - started, f"{len(result.rejections):,}",
+            " (recorded in load_errors)" if result.rejections else "", f"{replaced:,}",
+            (" (full reload)" if full_reload else " (incremental: new or changed objects only)")
+            if self.incremental else "",
+        )  # fmt: skip
+        return {
+            "rows_staged": result.rows,
+            "lines_rejected": len(result.rejections),
+            "objects_listed": len(listed),
+            "objects_read": len(pending),
+            "bytes_read": n_bytes,
+        }
+
+
+def _truthy(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes", "on")
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{n} B"

@@ -1,0 +1,35 @@
+"""What every task reads from its run, in the form the warehouse stores: naive UTC timestamps and plain text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+
+def naive_utc(value: datetime) -> datetime:
+    """A timestamp as the warehouse's ``TIMESTAMP`` columns hold it: UTC, without a time zone."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def interval_parameters(context: Any) -> dict[str, datetime]:
+    """The run's data interval, bound to SQL as ``%(data_interval_start)s`` / ``%(data_interval_end)s``."""
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        raise AirflowFailException("the run has no data interval (use an interval timetable)")
+    return {"data_interval_start": naive_utc(start), "data_interval_end": naive_utc(end)}
+
+
+def run_id(context: Any) -> str:
+    return str(context.get("run_id") or "")
+
+
+def logical_date(context: Any) -> datetime | None:
+    """The run's logical date (naive UTC); the interval's start for a run without one (Airflow 3 allows it)."""
+    value = context.get("logical_date") or context.get("data_interval_start")
+    return naive_utc(value) if value else None

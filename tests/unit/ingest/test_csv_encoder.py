@@ -1,0 +1,91 @@
+"""CSV for COPY: Arrow's fast path must stage exactly what the line-by-line path stages."""
+
+from __future__ import annotations
+
+import pytest
+
+from sparkify.ingest.csv_encoder import CsvEncoder
+from sparkify.ingest.records import Column, JsonRecordReader
+from tests.unit.ingest.columns import BIG, FLOAT, INT, TEXT, TS
+
+EVENT_COLUMNS = [TEXT, Column("user_id", "character varying", 64), INT, BIG, FLOAT, TS]
+EVENT_PATHS = [("song",), ("userId",), ("itemInSession",), ("sessionId",), ("length",), ("ts",)]
+
+
+def encoder() -> CsvEncoder:
+    return CsvEncoder(JsonRecordReader(EVENT_COLUMNS, EVENT_PATHS))
+
+
+def exact(block: bytes):
+    """The same block through the line-by-line path only."""
+    lines = block.split(b"\n")
+    return encoder().encode_records([("k", n, line, "s3://b/k") for n, line in enumerate(lines, 1)])
+
+
+def test_fast_path_encodes_generated_events_exactly_like_the_line_by_line_path(tmp_path):
+    from tools.datagen import generate
+
+    generate(tmp_path, seed=3, n_songs=200, days=2, events_per_day=3000, n_users=50)
+    block = next((tmp_path / "log_data").rglob("*.json")).read_bytes()
+    fast = encoder().encode_lines("k", block, 1, "s3://b/k")
+    slow = exact(block)
+    assert fast.fast
+    assert not slow.fast
+    assert fast.rows == slow.rows == block.count(b"\n") > 2000
+    assert bytes(fast.csv) == bytes(slow.csv)
+    assert fast.rejections == slow.rejections == []
+
+
+def test_csv_keeps_quotes_backslashes_tabs_newlines_and_tells_empty_from_null():
+    block = b'{"song": "a \\"b\\" \\\\ c\\td\\ne", "userId": "", "ts": 1541105830796}\n{"song": null}\n'
+    fast = encoder().encode_lines("k", block, 1, "s3://b/k")
+    assert fast.fast
+    assert bytes(fast.csv) == bytes(exact(block).csv)
+    text = bytes(fast.csv).decode()
+    first, second = text[: text.index('"s3://b/k"\n')], text.rsplit("\n", 2)[-2]
+    assert first.startswith('"a ""b"" \\ c\td\ne"')  # CSV doubles quotes, keeps backslashes, tabs, newlines
+    assert ',"",' in text  # '' is quoted, NULL is an empty field
+    assert second == ',,,,,,"s3://b/k"'
+    assert "2018-11-01 20:57:10.796" in first
+
+
+@pytest.mark.parametrize(
+    ("line", "value_or_reason"),
+    [
+        (b'{"song": 311}', '"311"'),  # a JSON number where text is expected: staged as its text
+        (b'{"itemInSession": 3.0}', ",3,"),  # an integral float in an integer column
+        (b'{"ts": "1541105830796"}', "2018-11-01 20:57:10.796"),  # epoch milliseconds as a string
+        (b'{"song": "a\\u0000b"}', "NUL"),
+        (b'{"length": NaN}', "malformed JSON"),
+        (b'{"itemInSession": 2147483648}', "out of range"),
+        (b'{"userId": "' + b"9" * 65 + b'"}', "exceed"),
+        (b'{"song": "x"} {"song": "y"}', "malformed JSON"),
+        (b'{"song": "\xff"}', "malformed JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (b'{"ts": 1e30}', "out of range"),
+    ],
+)
+def test_lines_the_fast_path_cannot_vouch_for_take_the_exact_path(line, value_or_reason):
+    block = b'{"song": "ok", "ts": 1541105830796}\n' + line + b'\n{"song": "after"}\n'
+    result = encoder().encode_lines("k", block, 41, "s3://b/k")
+    assert not result.fast
+    if result.rejections:
+        assert result.rows == 2
+        [(key, line_number, reason, _)] = result.rejections
+        assert (key, line_number) == ("k", 42)
+        assert value_or_reason in reason
+    else:
+        assert result.rows == 3
+        assert value_or_reason in bytes(result.csv).decode().splitlines()[1]
+
+
+def test_blank_lines_are_skipped_and_keep_their_numbers():
+    result = encoder().encode_lines("k", b'{"song": "a"}\n\n  \r\n{"song": [1]}\n', 1, "s3://b/k")
+    assert result.rows == 2
+    assert result.rejections == []  # a list where text is expected is staged as its JSON text
+
+
+def test_a_reader_of_nested_paths_has_no_fast_path_but_encodes_the_same():
+    reader = JsonRecordReader([TEXT], [("a", "b")])
+    assert not CsvEncoder(reader).has_fast_path
+    assert bytes(CsvEncoder(reader).encode_lines("k", b'{"a": {"b": "x"}}\n', 1, "u").csv) == b'"x","u"\n'

@@ -64,7 +64,19 @@ with DAG(
     params={
         "full_reload_songs": Param(
             False, type="boolean", description="Re-stage every song object instead of only new or changed ones"
-        )
+        ),
+        "max_errors_events": Param(
+            0,
+            type="integer",
+            minimum=0,
+            description="Bad log lines stage_events may reject (recorded in load_errors) before it fails",
+        ),
+        "max_errors_songs": Param(
+            10,
+            type="integer",
+            minimum=0,
+            description="Bad song documents stage_songs may reject (recorded in load_errors) before it fails",
+        ),
     },
 ) as dag:
     begin = CreateTablesOperator(
@@ -80,6 +92,7 @@ with DAG(
         s3_key="log_data/{{ data_interval_start.strftime('%Y/%m/%Y-%m-%d') }}-events.json",
         json_paths="log_json_path.json",
         json_layout="lines",
+        max_errors="{{ params.max_errors_events }}",
     )
     stage_songs = StageToRedshiftOperator(
         task_id="stage_songs",
@@ -92,15 +105,18 @@ with DAG(
         json_layout="document",
         incremental=True,
         key_columns=["song_id"],
+        max_errors="{{ params.max_errors_songs }}",
         full_reload="{{ params.full_reload_songs }}",
     )
 
     load_songplays = LoadFactOperator(
         task_id="load_songplays",
-        doc_md="Upsert the interval's NextSong events into `songplays` (songplay_id = md5(session-item)).",
+        doc_md="Upsert the interval's NextSong events into `songplays` (songplay_id = md5(session-item)); "
+        "plays of the interval no longer in the source (a re-delivered log) are removed.",
         table="songplays",
         sql="load/songplays.sql",
         key_columns=["songplay_id"],
+        interval_column="start_time",
     )
     load_users = LoadDimensionOperator(
         task_id="load_users",
@@ -128,11 +144,13 @@ with DAG(
     )
     load_time = LoadDimensionOperator(
         task_id="load_time",
-        doc_md="Upsert one row per distinct songplay start_time of the interval.",
+        doc_md="Upsert one row per distinct songplay start_time of the interval; remove the interval's rows "
+        "no play has any more.",
         table="time",
         sql="load/time.sql",
         mode="upsert",
         key_columns=["start_time"],
+        interval_column="start_time",
     )
 
     run_quality_checks = DataQualityOperator(

@@ -121,6 +121,12 @@ class ScratchWarehouse:
     def scalar(self, sql: str, params: dict | tuple | None = None):
         return self.query(sql, params)[0][0]
 
+    def execute(self, sql: str, params: dict | tuple | None = None) -> None:
+        import psycopg
+
+        with psycopg.connect(self.dsn) as conn:
+            conn.execute(sql, params)
+
     def snapshot(self, tables=("songplays", "users", "songs", "artists", "time")) -> dict[str, list[tuple]]:
         """Every row of each table, sorted: equal snapshots mean identical tables."""
         return {t: sorted(self.query(f'SELECT * FROM "{t}"'), key=repr) for t in tables}

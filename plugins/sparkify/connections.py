@@ -28,8 +28,44 @@ def get_connection(conn_id: str) -> Any:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         env_var = "AIRFLOW_CONN_" + conn_id.upper()
+        problem = unparsable_env_connection(conn_id, env_var)
+        if problem:
+            raise ConnectionNotConfiguredError(
+                f"Airflow connection {conn_id!r} is set in {env_var} but cannot be read: {problem}. "
+                "Fix the value (a URI such as postgres://user:password@host:5432/db, or JSON)."
+            ) from None
         example = _EXAMPLES["aws_default" if "aws" in conn_id else "redshift"]
         raise ConnectionNotConfiguredError(
             f"Airflow connection {conn_id!r} is not defined. Set the environment variable {env_var} "
             f"(for example {env_var}='{example}') or add the connection in the Airflow UI."
         ) from None
+
+
+def unparsable_env_connection(conn_id: str, env_var: str) -> str | None:
+    """Why ``env_var`` (set, yet not found as a connection) does not parse; None when it is not set or parses.
+
+    Airflow's secrets lookup swallows the parse error and reports the connection as undefined; this gives the
+    reason back, with the value (which may hold a password) never part of the message.
+    """
+    import os
+
+    from airflow.sdk.definitions.connection import Connection
+
+    value = os.environ.get(env_var)
+    if not value:
+        return None
+    try:
+        conn = (
+            Connection.from_json(value, conn_id=conn_id)
+            if value.lstrip().startswith("{")
+            else Connection.from_uri(value, conn_id=conn_id)
+        )
+        _ = conn.port, conn.host, conn.extra_dejson
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        secrets = [value, *([value.split("://", 1)[-1].split("@", 1)[0]] if "@" in value else [])]
+        for secret in secrets:
+            if len(secret) > 3:
+                message = message.replace(secret, "***")
+        return message
+    return None

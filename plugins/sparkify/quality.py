@@ -12,7 +12,14 @@ Families:
 * :func:`relationships` — rows whose non-NULL foreign key has no parent row (expected 0);
 * :func:`row_count` — the number of rows, within a range;
 * :func:`reconciliation` — one count minus another (expected 0), e.g. loaded vs staged;
-* :func:`freshness` — seconds from the newest value to the end of the run's interval (at most a maximum).
+* :func:`freshness` — seconds from the newest value to the end of the run's interval (at most a maximum);
+* :func:`volume_vs_history` — the interval's row count against the same interval in earlier periods (e.g. the
+  same hour of the previous four weeks): its change from their median, in percent (a drop beyond a tolerance
+  fails; too little history passes, saying so).
+
+Comparison families (:func:`custom_sql`, :func:`row_count`) take ``tolerance_pct``, as the common-sql check
+operators take ``tolerance``: ``== 100`` with 5 % passes from 95 to 105; ``>= 100`` passes from 95; ``<= 100`` up
+to 105.
 
 ``interval_column`` scopes a check to the run's data interval ``[start, end)``: an hour with no rows passes
 honestly, and a broken hour is not hidden by the rest of the table. ``severity`` is ``error`` (fails the task)
@@ -52,6 +59,8 @@ class Check:
     comparison: str = "=="
     severity: str = "error"
     params: dict[str, Any] = field(default_factory=dict)
+    tolerance_pct: float = 0  # how far, in percent of the expected value, the observed one may be off
+    null_passes: str | None = None  # set: a NULL observation passes, and this says why (e.g. "too little history")
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -62,20 +71,33 @@ class Check:
                 raise ValueError(f"check {self.name}: between needs low <= high, got {self.expected!r}")
         elif self.comparison not in COMPARISONS:
             raise ValueError(f"check {self.name}: unknown comparison {self.comparison!r}")
+        if self.tolerance_pct < 0:
+            raise ValueError(f"check {self.name}: tolerance_pct must be >= 0")
 
     def passes(self, observed: Any) -> bool:
         if observed is None:
-            return False
+            return self.null_passes is not None
+        t = self.tolerance_pct / 100
         if self.comparison == "between":
             lo, hi = self.expected
-            return lo <= observed <= hi
+            return lo - abs(lo) * t <= observed <= hi + abs(hi) * t
+        slack = abs(self.expected) * t if isinstance(self.expected, (int, float)) else 0
+        if self.comparison == "==" and slack:
+            return self.expected - slack <= observed <= self.expected + slack
+        if self.comparison in (">", ">="):
+            return COMPARISONS[self.comparison](observed, self.expected - slack)
+        if self.comparison in ("<", "<="):
+            return COMPARISONS[self.comparison](observed, self.expected + slack)
         return COMPARISONS[self.comparison](observed, self.expected)
 
     @property
     def expectation(self) -> str:
-        if self.comparison == "between":
-            return f"between {self.expected[0]} and {self.expected[1]}"
-        return f"{self.comparison} {self.expected}"
+        text = (
+            f"between {self.expected[0]} and {self.expected[1]}"
+            if self.comparison == "between"
+            else f"{self.comparison} {self.expected}"
+        )
+        return text + (f" ± {self.tolerance_pct:g} %" if self.tolerance_pct else "")
 
 
 def in_interval(column: str) -> str:
@@ -97,10 +119,18 @@ def _scope(interval_column: str | None) -> str:
 
 
 def custom_sql(
-    name: str, query: str, expected: Any, comparison: str = "==", severity: str = "error", **params: Any
+    name: str,
+    query: str,
+    expected: Any,
+    comparison: str = "==",
+    severity: str = "error",
+    *,
+    tolerance_pct: float = 0,
+    **params: Any,
 ) -> Check:
-    """Any query returning one value; it may use ``%(data_interval_start)s`` / ``%(data_interval_end)s``."""
-    return Check(name, query, expected, comparison, severity, params)
+    """Any query returning one value; it may use ``%(data_interval_start)s`` / ``%(data_interval_end)s`` and
+    ``%(run_id)s`` (the run's id)."""
+    return Check(name, query, expected, comparison, severity, params, tolerance_pct)
 
 
 def not_null(table: str, columns: Sequence[str], *, interval_column: str | None = None, severity: str = "error"):
@@ -168,12 +198,13 @@ def row_count(
     maximum: int | None = None,
     interval_column: str | None = None,
     severity: str = "error",
+    tolerance_pct: float = 0,
 ) -> Check:
     query = sql.SQL("SELECT COUNT(*) FROM {}{}").format(ident(table, "table"), _where(interval_column))
     name = f"row_count: {table}{_scope(interval_column)}"
     if maximum is None:
-        return Check(name, render(query), minimum, ">=", severity)
-    return Check(name, render(query), (minimum, maximum), "between", severity)
+        return Check(name, render(query), minimum, ">=", severity, tolerance_pct=tolerance_pct)
+    return Check(name, render(query), (minimum, maximum), "between", severity, tolerance_pct=tolerance_pct)
 
 
 def reconciliation(name: str, actual: str, expected: str, *, severity: str = "error") -> Check:
@@ -194,3 +225,50 @@ def freshness(table: str, column: str, *, max_age_seconds: int, severity: str = 
     ).format(newest)
     name = f"freshness: {table}.{column} within {max_age_seconds:,} s of the interval end"
     return Check(name, render(query), max_age_seconds, "<=", severity)
+
+
+def volume_vs_history(
+    table: str,
+    interval_column: str,
+    *,
+    where: str | None = None,
+    periods: int = 4,
+    period_days: int = 7,
+    min_history: int = 2,
+    tolerance_pct: float = 50,
+    severity: str = "warn",
+    label: str | None = None,
+) -> Check:
+    """The interval's rows against the same interval ``period_days`` … ``periods × period_days`` days earlier.
+
+    Observed: the change, in percent, of this interval's count from the median of the earlier intervals' counts
+    (only earlier intervals that have rows count as history). A drop of more than ``tolerance_pct`` fails; with
+    fewer than ``min_history`` earlier intervals the query returns nothing and the check passes, saying so.
+    ``where`` is a fixed SQL condition (e.g. ``"page = 'NextSong'"``), written by the DAG's author, never input.
+    """
+    if periods < 1 or period_days < 1 or not 1 <= min_history <= periods:
+        raise ValueError("volume_vs_history: need periods >= 1, period_days >= 1 and 1 <= min_history <= periods")
+    t, col = ident(table, "table"), ident(interval_column, "column")
+    condition = sql.SQL(" AND ({})").format(sql.SQL(where)) if where else sql.SQL("")
+
+    def count(days: int) -> sql.Composable:
+        shift = sql.SQL(" - INTERVAL {}").format(sql.Literal(f"{days} days")) if days else sql.SQL("")
+        return sql.SQL(
+            "SELECT COUNT(*) AS n FROM {t} WHERE {col} >= CAST(%(data_interval_start)s AS TIMESTAMP){shift}"
+            " AND {col} < CAST(%(data_interval_end)s AS TIMESTAMP){shift}{condition}"
+        ).format(t=t, col=col, shift=shift, condition=condition)
+
+    history = sql.SQL(" UNION ALL ").join(count(k * period_days) for k in range(1, periods + 1))
+    median = sql.SQL("PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY h.n)")
+    query = sql.SQL(
+        "SELECT CAST(100.0 * (c.n - {median}) / {median} AS DOUBLE PRECISION)"
+        " FROM ({history}) AS h CROSS JOIN ({current}) AS c WHERE h.n > 0 GROUP BY c.n HAVING COUNT(*) >= {min}"
+    ).format(median=median, history=history, current=count(0), min=sql.Literal(min_history))
+    name = (
+        f"volume_vs_history: {label or table} in interval vs the same interval of the previous {periods} "
+        f"× {period_days} days (median), % change"
+    )
+    return Check(
+        name, render(query), -tolerance_pct, ">=", severity,
+        null_passes=f"fewer than {min_history} earlier intervals with rows",
+    )  # fmt: skip

@@ -8,6 +8,11 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 
 
+class InvalidArgumentError(AirflowFailException):
+    """An operator argument that cannot work: refused when the DAG is parsed where it is not templated, and
+    failed without retries where it is (retrying will not change it)."""
+
+
 def naive_utc(value: datetime) -> datetime:
     """A timestamp as the warehouse's ``TIMESTAMP`` columns hold it: UTC, without a time zone."""
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
 INCLUDE_DIR = Path(__file__).resolve().parents[2] / "include"
@@ -21,8 +22,8 @@ SQL_DIR = INCLUDE_DIR / "sql"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-class InvalidIdentifierError(ValueError):
-    """A table or column name that is not a plain lower-case SQL identifier."""
+class InvalidIdentifierError(AirflowFailException, ValueError):
+    """A table or column name that is not a plain lower-case SQL identifier (a task fails at once, no retries)."""
 
 
 def validate_identifier(name: str, what: str = "identifier") -> str:
@@ -78,6 +79,18 @@ def delete_where_in(table: str, column: str, values: list, equal: dict[str, obje
     return render(statement), params
 
 
+def delete_matching(cur: Any, target: str, source: str, key_columns: Sequence[str]) -> int:
+    """``DELETE FROM target USING source`` on equal ``key_columns``; returns the rows deleted."""
+    if not key_columns:
+        raise InvalidIdentifierError("matching rows by key needs at least one key column")
+    into, rows = ident(target, "table"), ident(source, "table")
+    match = sql.SQL(" AND ").join(
+        sql.SQL("{}.{} = {}.{}").format(into, ident(k, "key column"), rows, ident(k, "key column")) for k in key_columns
+    )
+    cur.execute(render(sql.SQL("DELETE FROM {} USING {} WHERE {}").format(into, rows, match)))
+    return max(cur.rowcount, 0)
+
+
 def replace_by_key(
     cur: Any, target: str, source: str, key_columns: Sequence[str], columns: Sequence[str] | None = None
 ) -> tuple[int, int]:
@@ -85,18 +98,11 @@ def replace_by_key(
 
     One ``DELETE … USING`` and one ``INSERT … SELECT``, inside the caller's transaction (under its table lock).
     """
-    if not key_columns:
-        raise InvalidIdentifierError("replacing rows by key needs at least one key column")
+    replaced = delete_matching(cur, target, source, key_columns)
     into, rows = ident(target, "table"), ident(source, "table")
-    match = sql.SQL(" AND ").join(
-        sql.SQL("{}.{} = {}.{}").format(into, ident(k, "key column"), rows, ident(k, "key column")) for k in key_columns
-    )
-    cur.execute(render(sql.SQL("DELETE FROM {} USING {} WHERE {}").format(into, rows, match)))
-    replaced = max(cur.rowcount, 0)
     if columns:
-        insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-            into, idents(list(columns)), idents(list(columns)), rows
-        )
+        listed = idents(list(columns))
+        insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(into, listed, listed, rows)
     else:
         insert = sql.SQL("INSERT INTO {} SELECT * FROM {}").format(into, rows)
     cur.execute(render(insert))

@@ -17,6 +17,7 @@ from sparkify.quality import (
     relationships,
     row_count,
     unique,
+    volume_vs_history,
 )
 
 PLAYS = "start_time"  # the fact's (and time's) interval column
@@ -40,6 +41,16 @@ SPARKIFY_CHECKS = [
     ),
     row_count("songplays", minimum=0, maximum=100_000, interval_column=PLAYS, severity="warn"),
     freshness("songplays", PLAYS, max_age_seconds=24 * 3600, severity="warn"),
+    # volume: the interval against the same hour of the previous four weeks (a drop of over half warns)
+    volume_vs_history("songplays", PLAYS),
+    volume_vs_history("staging_events", "ts", where="page = 'NextSong'", label="NextSong events staged"),
+    # staging: lines this run rejected under its budget (see load_errors)
+    custom_sql(
+        "load_errors: lines rejected by this run's staging",
+        "SELECT COUNT(*) FROM load_errors WHERE run_id = %(run_id)s",
+        expected=0,
+        severity="warn",
+    ),
     # users
     not_null("users", ["user_id", "level", "last_seen_at"]),
     unique("users", ["user_id"]),

@@ -107,3 +107,40 @@ print(len(m.dag.tasks))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "10"
+
+
+@pytest.mark.parametrize(
+    ("operator", "kwargs", "message"),
+    [
+        ("StageToRedshiftOperator", {"table": "staging events", "s3_bucket": "b", "s3_key": "k"}, "invalid table"),
+        ("StageToRedshiftOperator", {"table": "t", "s3_bucket": "b", "s3_key": "k", "json_layout": "csv"},
+         "json_layout must be one of"),
+        ("StageToRedshiftOperator", {"table": "t", "s3_bucket": "b", "s3_key": "k", "max_errors": -1},
+         "max_errors must be a whole number"),
+        ("StageToRedshiftOperator", {"table": "t", "s3_bucket": "b", "s3_key": "k", "incremental": True},
+         "needs key_columns"),
+        ("LoadFactOperator", {"table": "songplays; DROP TABLE users", "sql": "SELECT 1"}, "invalid table"),
+        ("LoadDimensionOperator", {"table": "users", "sql": "SELECT 1", "mode": "merge"}, "mode must be one of"),
+        ("LoadDimensionOperator", {"table": "users", "sql": "SELECT 1", "interval_column": "ts"},
+         "interval_column needs mode 'upsert'"),
+        ("DataQualityOperator", {"checks": []}, "no checks"),
+    ],
+)  # fmt: skip
+def test_bad_operator_arguments_are_refused_when_the_dag_is_parsed(operator, kwargs, message):
+    """Not at run time with retries: these fail without a retry (AirflowFailException) and before any run."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    import sparkify.operators
+
+    with pytest.raises(AirflowFailException, match=message):
+        getattr(sparkify.operators, operator)(task_id="t", **kwargs)
+
+
+def test_templated_budgets_are_checked_when_rendered():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from sparkify.operators.stage import budget
+
+    assert budget("10") == 10
+    with pytest.raises(AirflowFailException, match="max_errors must be a whole number >= 0, got 'ten'"):
+        budget("ten")

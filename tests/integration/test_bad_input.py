@@ -148,3 +148,37 @@ def test_a_missing_connection_names_the_environment_variable(bucket, warehouse, 
     monkeypatch.delenv("AIRFLOW_CONN_AWS_DEFAULT")
     with pytest.raises(AirflowFailException, match="AIRFLOW_CONN_AWS_DEFAULT"):
         run_tasks(load_dag(), *HOUR, bucket=bucket, task_ids=["stage_events"])
+
+
+def test_a_bom_at_the_start_of_an_object_is_not_data(bucket, warehouse):
+    lines = [event(0), event(1)]
+    put(bucket, KEY, lines)
+    body = s3_client().get_object(Bucket=bucket, Key=KEY)["Body"].read()
+    s3_client().put_object(Bucket=bucket, Key=KEY, Body=b"\xef\xbb\xbf" + body)
+    result = stage_events(bucket)
+    assert (result["rows_staged"], result["lines_rejected"]) == (2, 0)
+
+
+def test_a_bom_anywhere_else_is_a_bad_line_named_by_its_number(bucket, warehouse):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    put(bucket, KEY, [event(0), b"\xef\xbb\xbf" + json.dumps(event(1)).encode(), event(2)])
+    with pytest.raises(AirflowFailException, match=rf"{KEY} line 2: malformed JSON: UTF-8 byte order mark"):
+        stage_events(bucket)
+
+
+def test_an_empty_log_object_fails_as_clearly_as_a_missing_one_unless_allowed(bucket, warehouse):
+    s3_client().put_object(Bucket=bucket, Key=KEY, Body=b"")
+    with pytest.raises(RuntimeError, match=rf"empty input: the object at s3://{bucket}/{KEY} is 0 bytes"):
+        stage_events(bucket)
+    dag = load_dag()
+    dag.get_task("stage_events").allow_empty = True
+    result = run_tasks(dag, *HOUR, bucket=bucket, task_ids=["begin", "stage_events"])["stage_events"]
+    assert (result["rows_staged"], result["objects_read"]) == (0, 1)
+
+
+def test_a_budget_from_the_trigger_form_reaches_the_task(bucket, warehouse):
+    put(bucket, KEY, [event(0), "bad", event(2)])
+    result = run_tasks(load_dag(), *HOUR, bucket=bucket, task_ids=["begin", "stage_events"],
+                       params={"max_errors_events": 1})["stage_events"]  # fmt: skip
+    assert (result["rows_staged"], result["lines_rejected"]) == (2, 1)

@@ -95,8 +95,23 @@ def test_a_failed_stage_records_nothing(setup):
     run()
     upload(bucket, [song(30), ("song_data/A/B/C/TRABCBROKEN.json", b'{"song_id": "SOBROKEN", ')])
     with pytest.raises(AirflowFailException, match=r"TRABCBROKEN\.json line 1: malformed JSON"):
-        run()
+        run(max_errors_songs=0)
     assert wh.scalar("SELECT COUNT(*) FROM staged_objects") == 20
     assert wh.scalar("SELECT COUNT(*) FROM staging_songs") == 20
     s3_client().delete_object(Bucket=bucket, Key="song_data/A/B/C/TRABCBROKEN.json")
     assert run()["stage_songs"]["objects_read"] == 1  # the new good file, still pending
+
+
+def test_within_the_songs_budget_a_bad_document_is_recorded_and_the_rest_staged(setup):
+    """One bad song document must not block the catalogue in every hour: the DAG's default budget is 10."""
+    wh, bucket, run = setup
+    upload(
+        bucket,
+        [("song_data/A/B/C/TRABCBROKEN.json", b'{"song_id": "SOBROKEN", '), ("song_data/A/B/C/TRABCEMPTY.json", b"")],
+    )
+    stage = run()["stage_songs"]
+    assert (stage["rows_staged"], stage["lines_rejected"], stage["objects_read"]) == (20, 2, 22)
+    reasons = wh.query("SELECT s3_key, reason FROM load_errors ORDER BY s3_key")
+    assert [key for key, _ in reasons] == ["song_data/A/B/C/TRABCBROKEN.json", "song_data/A/B/C/TRABCEMPTY.json"]
+    assert reasons[1][1] == "empty object: no JSON document"
+    assert run()["stage_songs"]["objects_read"] == 0  # rejected objects are tracked too: not re-read every hour

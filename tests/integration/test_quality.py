@@ -168,3 +168,23 @@ def test_every_family_on_its_own(loaded):
     message = str(raised.value)
     for check, expected_status in cases:
         assert (check.name in message) == (expected_status != "pass"), check.name
+
+
+def test_a_drop_in_volume_against_the_same_hour_of_earlier_weeks_warns(loaded):
+    wh, dag, bucket = loaded
+    results = run_checks(dag, bucket)
+    (volume,) = [r for r in results if r["check"].startswith("volume_vs_history: songplays")]
+    assert (volume["status"], volume["observed"]) == ("pass", "none: fewer than 2 earlier intervals with rows")
+
+    n = wh.scalar("SELECT COUNT(*) FROM songplays")
+    for week in (1, 2, 3, 4):  # the same hour of four earlier weeks held 4× the plays
+        wh.execute(
+            "INSERT INTO songplays (songplay_id, start_time, session_id, item_in_session) "
+            "SELECT md5(CAST(%(w)s AS TEXT) || '-' || i), %(at)s, -%(w)s, i FROM generate_series(1, %(n)s) AS i",
+            {"w": week, "at": HOUR[0] - timedelta(weeks=week) + timedelta(minutes=5), "n": 4 * n},
+        )
+    results = run_checks(dag, bucket)
+    (volume,) = [r for r in results if r["check"].startswith("volume_vs_history: songplays")]
+    assert volume["status"] == "warn"  # severity warn: reported, the task passes
+    assert volume["observed"] == pytest.approx(-75.0)
+    assert volume["expected"] == ">= -50"

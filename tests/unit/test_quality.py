@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from sparkify.quality import Check, accepted_values, custom_sql, freshness, not_null, relationships, row_count, unique
+from sparkify.quality import (
+    Check,
+    accepted_values,
+    custom_sql,
+    freshness,
+    not_null,
+    relationships,
+    row_count,
+    unique,
+    volume_vs_history,
+)
 from sparkify.warehouse_checks import SPARKIFY_CHECKS
 from tests.unit.test_sql import parse
 
@@ -70,3 +80,35 @@ def test_identifiers_are_validated():
         relationships("songplays", "user_id; --", "users", "user_id")
     with pytest.raises(InvalidIdentifierError):
         freshness("Songplays", "start_time", max_age_seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("check", "observed", "passes"),
+    [
+        (custom_sql("a", "SELECT 1", 100, "==", tolerance_pct=5), 95, True),
+        (custom_sql("a", "SELECT 1", 100, "==", tolerance_pct=5), 105.5, False),
+        (custom_sql("a", "SELECT 1", 100, ">=", tolerance_pct=10), 90, True),
+        (custom_sql("a", "SELECT 1", 100, ">=", tolerance_pct=10), 89, False),
+        (custom_sql("a", "SELECT 1", 100, "<=", tolerance_pct=10), 110, True),
+        (row_count("songplays", minimum=100, maximum=200, tolerance_pct=10), 90, True),
+        (row_count("songplays", minimum=100, maximum=200, tolerance_pct=10), 221, False),
+    ],
+)
+def test_comparison_families_take_a_tolerance_in_percent(check, observed, passes):
+    assert check.passes(observed) is passes
+    assert "±" in check.expectation
+
+
+def test_volume_vs_history_compares_with_the_median_of_earlier_intervals_and_passes_without_history():
+    check = volume_vs_history("songplays", "start_time", periods=4, tolerance_pct=50)
+    assert check.expected == -50
+    assert check.severity == "warn"
+    assert check.passes(-10.0)
+    assert not check.passes(-75.0)
+    assert check.passes(None)  # fewer than min_history earlier intervals: nothing to compare with
+    assert "fewer than 2 earlier intervals" in check.null_passes
+    assert check.sql.count("UNION ALL") == 3
+    assert "INTERVAL '28 days'" in check.sql
+    assert "PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY h.n)" in check.sql
+    with pytest.raises(ValueError, match="min_history"):
+        volume_vs_history("songplays", "start_time", periods=2, min_history=3)

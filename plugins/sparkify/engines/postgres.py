@@ -85,7 +85,7 @@ class PostgresEngine(Engine):
         else:  # one record per object
             objects = prefetch(request.objects, lambda o: source.read(o.key), workers, workers * 8)
             batches = chunks(((o.key, 1, body, request.staged_from(o)) for o, body in objects), 1000)
-            encoded = prefetch(batches, encoder.encode_records, ENCODE_THREADS, ENCODE_THREADS + 1)
+            encoded = prefetch(batches, encoder.encode_documents, ENCODE_THREADS, ENCODE_THREADS + 1)
 
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
             ident(request.destination), idents([c.name for c in request.columns] + [STAGED_FROM])

@@ -18,6 +18,7 @@ from sparkify.ingest.records import (
     column_kind,
     excerpt,
 )
+from sparkify.ingest.s3 import BOM
 
 # --------------------------------------------------------------------------------------------------------------
 # The timestamps the exact path can represent (Python datetimes, years 1..9999), in epoch milliseconds.
@@ -90,13 +91,21 @@ class CsvEncoder:
         records = [(key, n, line.removesuffix(b"\r"), staged_from) for n, line in enumerate(lines, first_line)]
         return self.encode_records(records)
 
-    def encode_records(self, records: list[tuple[str, int, bytes, str]]) -> EncodedBlock:
-        """``(key, line number, JSON text, staged_from)`` records → CSV, one at a time by the exact path."""
+    def encode_documents(self, records: list[tuple[str, int, bytes, str]]) -> EncodedBlock:
+        """Whole objects, one JSON document each → CSV; an empty object is a rejection, not a skipped line."""
+        return self.encode_records(records, blank_is_data=True)
+
+    def encode_records(self, records: list[tuple[str, int, bytes, str]], blank_is_data: bool = False) -> EncodedBlock:
+        """``(key, line number, JSON text, staged_from)`` records → CSV, one at a time by the exact path.
+
+        Blank lines are skipped (they are not records in JSON lines) unless ``blank_is_data``."""
         rows: list[tuple] = []
         rejections: list[Rejection] = []
         parse = self.reader.parse_line
         for key, number, text, staged_from in records:
             if not text.strip():
+                if blank_is_data:
+                    rejections.append(Rejection(key, number, "empty object: no JSON document", ""))
                 continue
             try:
                 rows.append((*parse(text), staged_from))
@@ -125,6 +134,8 @@ class CsvEncoder:
 
         assert self.json_fields is not None
         pool = self.pool
+        if block.startswith(BOM):  # Arrow skips a leading BOM; here it is not an object's start: an error
+            return None
         lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
         try:
             _validate_utf8(block, pa)

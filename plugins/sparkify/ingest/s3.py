@@ -7,14 +7,55 @@ it). :meth:`S3Source.objects_at` turns it into :class:`S3Object` s — key, size
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 MAX_POOL_CONNECTIONS = 32  # objects are fetched on up to 16 threads, plus the listing and the writer
 
 
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark: not data at the start of an object, an error anywhere else
+
+
 class MissingInputError(RuntimeError):
     """A location names no object: the source has not delivered it (yet). Retrying may help."""
+
+
+class SourceReadError(RuntimeError):
+    """Reading an object failed midway (connection reset, incomplete read): retrying may help."""
+
+
+def _named(exc: Exception, uri: str) -> Exception:
+    return exc if isinstance(exc, SourceReadError) else SourceReadError(f"reading {uri} failed: {exc!r}")
+
+
+class ObjectBody:
+    """An object's bytes, with the byte-order mark at its start removed and any read error naming the object."""
+
+    def __init__(self, body: Any, uri: str) -> None:
+        self.body, self.uri = body, uri
+
+    def iter_chunks(self, size: int) -> Iterator[bytes]:
+        try:
+            head: bytes | None = b""  # the object's first bytes, until there are enough to tell a BOM
+            for chunk in self.body.iter_chunks(size):
+                if head is not None:
+                    head += chunk
+                    if len(head) < len(BOM):
+                        continue
+                    chunk, head = head.removeprefix(BOM), None
+                if chunk:
+                    yield chunk
+            if head:
+                yield head  # an object shorter than a BOM
+        except Exception as exc:
+            raise _named(exc, self.uri) from exc
+
+    def read(self) -> bytes:
+        try:
+            return self.body.read().removeprefix(BOM)
+        except Exception as exc:
+            raise _named(exc, self.uri) from exc
 
 
 @dataclass(frozen=True)
@@ -64,9 +105,12 @@ class S3Source:
             )
         return [S3Object(location, location, head["ContentLength"], head["ETag"])]
 
-    def open(self, key: str) -> Any:
-        """A streaming body (``iter_chunks``/``read``) of one object."""
-        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+    def open(self, key: str) -> ObjectBody:
+        """A streaming body (``iter_chunks``/``read``) of one object; a broken stream names the object."""
+        try:
+            return ObjectBody(self.client.get_object(Bucket=self.bucket, Key=key)["Body"], self.uri(key))
+        except Exception as exc:
+            raise _named(exc, self.uri(key)) from exc
 
     def read(self, key: str) -> bytes:
         return self.open(key).read()

@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from sparkify import engines
 from sparkify.engines import Engine
 from sparkify.quality import Check
-from sparkify.runtime import interval_parameters, logical_date, run_id, utc_now
+from sparkify.runtime import InvalidArgumentError, interval_parameters, logical_date, run_id, utc_now
 from sparkify.sql import insert_values
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class DataQualityOperator(BaseOperator):
     A failed ``error`` check — or one whose query fails — fails the task without retries (the data will not
     change by retrying) and the message names every failed check; a failed ``warn`` check is only reported.
 
-    :param checks: the checks to run.
+    :param checks: the checks to run; their SQL gets the run's data interval and ``%(run_id)s`` bound.
     :param redshift_conn_id: the warehouse connection.
     :param store_results: write the results to ``quality_results`` (default True).
     """
@@ -63,14 +63,19 @@ class DataQualityOperator(BaseOperator):
         self.redshift_conn_id = redshift_conn_id
         self.store_results = store_results
 
-    def execute(self, context: Context) -> list[dict[str, Any]]:
+        self._validate_arguments()  # refused when the DAG is parsed
+
+    def _validate_arguments(self) -> None:
         if not self.checks:
-            raise AirflowFailException("DataQualityOperator was given no checks")
+            raise InvalidArgumentError("DataQualityOperator was given no checks")
         names = [c.name for c in self.checks]
         if len(set(names)) != len(names):
-            raise AirflowFailException(f"duplicate check names: {sorted({n for n in names if names.count(n) > 1})}")
+            raise InvalidArgumentError(f"duplicate check names: {sorted({n for n in names if names.count(n) > 1})}")
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        self._validate_arguments()
         engine = engines.resolve(self.redshift_conn_id, self.log)
-        interval = interval_parameters(context)
+        interval = {**interval_parameters(context), "run_id": run_id(context)}
         started = time.monotonic()
         results = [self._run(engine, check, interval) for check in self.checks]
         if self.store_results:
@@ -108,6 +113,8 @@ class DataQualityOperator(BaseOperator):
                 row = cur.fetchone()
             result["observed"] = row[0] if row else None
             passed = check.passes(result["observed"])
+            if result["observed"] is None and passed:
+                result["observed"] = f"none: {check.null_passes}"
             result["status"] = "pass" if passed else ("fail" if check.severity == "error" else "warn")
         except Exception as exc:  # a broken check is a failed check, reported with the rest
             result["status"] = "error" if check.severity == "error" else "warn"

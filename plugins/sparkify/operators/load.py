@@ -8,7 +8,9 @@ materialises the SELECT into a temporary table (so every count is exact), then a
   ``TRUNCATE`` commits, which would expose an empty table);
 * ``upsert`` — of the selected rows, keep those that are new or differ from the table (``EXCEPT``), delete
   the rows with the same key columns, then insert them; re-running an interval leaves the table identical,
-  and an interval with nothing new writes nothing.
+  and an interval with nothing new writes nothing. With ``interval_column``, the SELECT is the whole truth for
+  the run's interval: rows of the table in the interval whose key it no longer returns (the source was
+  re-delivered without them) are removed, counted and logged.
 
 Every SELECT gets the run's data interval bound as ``%(data_interval_start)s`` / ``%(data_interval_end)s``
 (naive UTC timestamps), plus any ``parameters`` given.
@@ -26,14 +28,15 @@ from psycopg import sql
 
 from sparkify import engines
 from sparkify.engines import Engine
-from sparkify.runtime import interval_parameters
-from sparkify.sql import ident, idents, render, replace_by_key, validate_identifier
+from sparkify.runtime import InvalidArgumentError, interval_parameters
+from sparkify.sql import delete_matching, ident, idents, render, replace_by_key, validate_identifier
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 INCOMING = "sparkify_incoming"
 CHANGED = "sparkify_changed"
+VANISHED = "sparkify_vanished"
 
 
 class _LoadTableOperator(BaseOperator):
@@ -49,6 +52,7 @@ class _LoadTableOperator(BaseOperator):
         sql: str,
         mode: str,
         key_columns: Sequence[str] = (),
+        interval_column: str | None = None,
         parameters: dict[str, Any] | None = None,
         redshift_conn_id: str = "redshift",
         **kwargs: Any,
@@ -58,25 +62,38 @@ class _LoadTableOperator(BaseOperator):
         self.sql = sql
         self.mode = mode
         self.key_columns = tuple(key_columns)
+        self.interval_column = interval_column
         self.parameters = parameters or {}
         self.redshift_conn_id = redshift_conn_id
 
-    def execute(self, context: Context) -> dict[str, int]:
+        self._validate_arguments()  # refused when the DAG is parsed, not when a run gets there
+
+    def _validate_arguments(self) -> None:
         validate_identifier(self.table, "table")
+        for column in (*self.key_columns, *([self.interval_column] if self.interval_column else [])):
+            validate_identifier(column, "column")
+        name = type(self).__name__
         if self.mode not in self.modes:
-            raise AirflowFailException(f"{type(self).__name__}: mode must be one of {self.modes}, got {self.mode!r}")
+            raise InvalidArgumentError(f"{name}: mode must be one of {self.modes}, got {self.mode!r}")
         if self.mode == "upsert" and not self.key_columns:
-            raise AirflowFailException(f"{type(self).__name__}: mode 'upsert' needs key_columns")
+            raise InvalidArgumentError(f"{name}: mode 'upsert' needs key_columns")
+        if self.interval_column and self.mode != "upsert":
+            raise InvalidArgumentError(f"{name}: interval_column needs mode 'upsert'")
+
+    def execute(self, context: Context) -> dict[str, int]:
+        self._validate_arguments()
         if self.sql.rstrip().endswith(".sql"):
             raise AirflowFailException(f"SQL file {self.sql!r} was not found on the DAG's template_searchpath")
         engine = engines.resolve(self.redshift_conn_id, self.log)
         params = {**interval_parameters(context), **self.parameters}
         started = time.monotonic()
         with engine.transaction() as cur:
-            counts = load_table(cur, engine, self.table, self.sql, params, self.mode, self.key_columns)
+            counts = load_table(
+                cur, engine, self.table, self.sql, params, self.mode, self.key_columns, self.interval_column
+            )
         counts["seconds"] = round(time.monotonic() - started, 3)
         self.log.info(
-            "%s (%s) for [%s, %s): %s rows selected → %s inserted, %s updated, %s unchanged%s in %.2f s; "
+            "%s (%s) for [%s, %s): %s rows selected → %s inserted, %s updated, %s unchanged%s%s in %.2f s; "
             "table now %s rows",
             self.table,
             self.mode,
@@ -87,6 +104,7 @@ class _LoadTableOperator(BaseOperator):
             f"{counts['updated']:,}",
             f"{counts['unchanged']:,}",
             f", {counts['deleted']:,} deleted first" if self.mode == "truncate-insert" else "",
+            f", {counts['removed']:,} removed (in the interval, gone from the source)" if self.interval_column else "",
             counts["seconds"],
             f"{counts['table_rows']:,}",
         )
@@ -101,6 +119,7 @@ def load_table(
     params: dict[str, Any],
     mode: str,
     key_columns: Sequence[str],
+    interval_column: str | None = None,
 ) -> dict[str, int]:
     """Apply ``select_sql`` to ``table`` with ``mode`` inside the caller's transaction; return row counts.
 
@@ -114,7 +133,9 @@ def load_table(
     columns = [d[0] for d in cur.description]
     cols = idents(columns)
     selected = _count(cur, incoming)
-    source, deleted, replaced = incoming, 0, 0
+    source, deleted, replaced, removed = incoming, 0, 0, 0
+    if mode == "upsert" and interval_column:
+        removed = _remove_vanished(cur, table, key_columns, interval_column, params)
     if mode == "upsert":
         cur.execute(
             render(
@@ -139,8 +160,28 @@ def load_table(
         "inserted": written - replaced,
         "updated": replaced,
         "deleted": deleted,
+        "removed": removed,
         "table_rows": _count(cur, target),
     }
+
+
+def _remove_vanished(
+    cur: Any, table: str, key_columns: Sequence[str], interval_column: str, params: dict[str, Any]
+) -> int:
+    """Delete the interval's rows whose key the SELECT (``INCOMING``) no longer returns; return how many."""
+    keys, col = idents(list(key_columns), "key column"), ident(interval_column, "interval column")
+    cur.execute(
+        render(
+            sql.SQL(
+                "CREATE TEMP TABLE {} AS SELECT {} FROM {} WHERE {} >= %(data_interval_start)s"
+                " AND {} < %(data_interval_end)s EXCEPT SELECT {} FROM {}"
+            ).format(ident(VANISHED), keys, ident(table, "table"), col, col, keys, ident(INCOMING))
+        ),
+        {k: params[k] for k in ("data_interval_start", "data_interval_end")},
+    )
+    removed = delete_matching(cur, table, VANISHED, key_columns)
+    cur.execute(render(sql.SQL("DROP TABLE {}").format(ident(VANISHED))))
+    return removed
 
 
 def _count(cur: Any, table: sql.Composable) -> int:
@@ -157,6 +198,8 @@ class LoadFactOperator(_LoadTableOperator):
         the DAG's ``template_searchpath``). It may use ``%(data_interval_start)s`` / ``%(data_interval_end)s``.
     :param mode: ``upsert`` (default; idempotent re-runs, needs ``key_columns``) or ``append``.
     :param key_columns: the fact's stable key, e.g. ``("songplay_id",)``.
+    :param interval_column: with ``upsert``: the column that places a row in a data interval (e.g.
+        ``start_time``); the interval's rows the SELECT no longer returns are removed (a re-delivered source).
     :param parameters: more values to bind. (templated)
     :param redshift_conn_id: the warehouse connection.
     """
@@ -178,6 +221,8 @@ class LoadDimensionOperator(_LoadTableOperator):
     :param mode: ``truncate-insert`` (default: the table becomes exactly the SELECT), ``append``, or
         ``upsert`` (replace rows by ``key_columns``, insert new ones).
     :param key_columns: the dimension's key, required for ``upsert``.
+    :param interval_column: with ``upsert``, for a dimension of the interval's rows (e.g. ``time``): the
+        interval's rows the SELECT no longer returns are removed.
     :param parameters: more values to bind. (templated)
     :param redshift_conn_id: the warehouse connection.
     """

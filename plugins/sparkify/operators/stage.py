@@ -13,8 +13,8 @@ from psycopg import sql
 from sparkify import engines
 from sparkify.connections import get_connection
 from sparkify.ingest import catalog
-from sparkify.ingest.s3 import S3Source
-from sparkify.runtime import run_id, utc_now
+from sparkify.ingest.s3 import MissingInputError, S3Source
+from sparkify.runtime import InvalidArgumentError, run_id, utc_now
 from sparkify.sql import ident, render, replace_by_key, validate_identifier
 
 if TYPE_CHECKING:
@@ -45,7 +45,10 @@ class StageToRedshiftOperator(BaseOperator):
         columns), or ``"auto"`` to map JSON keys to column names case-insensitively. (templated)
     :param json_layout: ``"lines"`` (JSON lines: one record per line, rejections name the line number) or
         ``"document"`` (each object is one JSON document).
-    :param max_errors: how many bad lines may be rejected before the task fails (0, the default: none).
+    :param max_errors: how many bad lines may be rejected before the task fails (0, the default: none); the
+        rejected lines are recorded in ``load_errors``. (templated: ``"{{ params.max_errors_events }}"`` works)
+    :param allow_empty: accept a 0-byte object named by key as "no records" (default: it fails like a missing
+        one — an empty day of logs is more likely a broken delivery than a quiet day).
     :param incremental: stage only objects that are new or changed (by ETag) since they were last staged, tracked
         per key in ``staged_objects`` in the same transaction; an unchanged source is listed, not read. Staged
         records replace staged records with the same ``key_columns``.
@@ -58,7 +61,7 @@ class StageToRedshiftOperator(BaseOperator):
     :param aws_conn_id: the AWS connection (S3 access; ``role_arn`` or keys for Redshift's COPY).
     """
 
-    template_fields: Sequence[str] = ("s3_bucket", "s3_key", "json_paths", "full_reload")
+    template_fields: Sequence[str] = ("s3_bucket", "s3_key", "json_paths", "max_errors", "full_reload")
     ui_color = "#358140"
 
     def __init__(
@@ -69,7 +72,8 @@ class StageToRedshiftOperator(BaseOperator):
         s3_key: str | list[str],
         json_paths: str = "auto",
         json_layout: str = "lines",
-        max_errors: int = 0,
+        max_errors: int | str = 0,
+        allow_empty: bool = False,
         incremental: bool = False,
         key_columns: Sequence[str] = (),
         full_reload: bool | str = False,
@@ -85,6 +89,7 @@ class StageToRedshiftOperator(BaseOperator):
         self.json_paths = json_paths
         self.json_layout = json_layout
         self.max_errors = max_errors
+        self.allow_empty = allow_empty
         self.incremental = incremental
         self.key_columns = tuple(key_columns)
         self.full_reload = full_reload
@@ -92,12 +97,22 @@ class StageToRedshiftOperator(BaseOperator):
         self.redshift_conn_id = redshift_conn_id
         self.aws_conn_id = aws_conn_id
 
-    def execute(self, context: Context) -> dict[str, int]:
+        self._validate_arguments()  # refused when the DAG is parsed, not when a run gets there
+
+    def _validate_arguments(self) -> None:
         validate_identifier(self.table, "table")
+        for column in self.key_columns:
+            validate_identifier(column, "key column")
         if self.json_layout not in LAYOUTS:
-            raise AirflowFailException(f"json_layout must be one of {LAYOUTS}, got {self.json_layout!r}")
+            raise InvalidArgumentError(f"json_layout must be one of {LAYOUTS}, got {self.json_layout!r}")
         if self.incremental and not self.key_columns:
-            raise AirflowFailException("incremental staging needs key_columns (the identity of a staged record)")
+            raise InvalidArgumentError("incremental staging needs key_columns (the identity of a staged record)")
+        if not isinstance(self.max_errors, str):
+            budget(self.max_errors)
+
+    def execute(self, context: Context) -> dict[str, int]:
+        self._validate_arguments()
+        max_errors = budget(self.max_errors)
         engine = engines.resolve(self.redshift_conn_id, self.log)
         options = engine.options_for(self.engine_options)
         get_connection(self.aws_conn_id)  # a missing AWS connection fails now, naming its environment variable
@@ -106,6 +121,12 @@ class StageToRedshiftOperator(BaseOperator):
         started = time.monotonic()
         locations = [self.s3_key] if isinstance(self.s3_key, str) else list(self.s3_key)
         listed = [obj for loc in locations for obj in source.objects_at(loc)]
+        empty = [o for o in listed if o.size == 0 and o.key == o.location]
+        if empty and not self.allow_empty:
+            raise MissingInputError(
+                f"empty input: the object at {source.uri(empty[0].key)} is 0 bytes (task {self.task_id}); the "
+                "source delivered nothing for it — re-deliver it, or set allow_empty=True if empty is valid"
+            )
 
         with engine.transaction() as cur:
             try:
@@ -132,7 +153,7 @@ class StageToRedshiftOperator(BaseOperator):
             request = engines.StageRequest(
                 source=source, objects=pending, staging_table=self.table, destination=destination, columns=columns,
                 json_paths=None if self.json_paths == "auto" else self.json_paths, json_layout=self.json_layout,
-                max_errors=self.max_errors, by_object=self.incremental, run_id=run_id(context), dag_id=self.dag_id,
+                max_errors=max_errors, by_object=self.incremental, run_id=run_id(context), dag_id=self.dag_id,
                 task_id=self.task_id, options=options,
             )  # fmt: skip
             result = engine.stage(cur, request) if pending else engines.StageResult(0)
@@ -162,6 +183,17 @@ class StageToRedshiftOperator(BaseOperator):
             "objects_read": len(pending),
             "bytes_read": n_bytes,
         }
+
+
+def budget(value: Any) -> int:
+    """``max_errors`` as a number of lines (a rendered template is text); a clear error for anything else."""
+    try:
+        number = int(str(value).strip()) if not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    if number is None or number < 0:
+        raise InvalidArgumentError(f"max_errors must be a whole number >= 0, got {value!r}")
+    return number
 
 
 def _truthy(value: Any) -> bool:

@@ -89,3 +89,10 @@ def test_a_reader_of_nested_paths_has_no_fast_path_but_encodes_the_same():
     reader = JsonRecordReader([TEXT], [("a", "b")])
     assert not CsvEncoder(reader).has_fast_path
     assert bytes(CsvEncoder(reader).encode_lines("k", b'{"a": {"b": "x"}}\n', 1, "u").csv) == b'"x","u"\n'
+
+
+def test_a_bom_is_an_error_where_it_is_not_an_object_start_even_at_a_block_start():
+    bom = b"\xef\xbb\xbf"
+    for block, line in ((b'{"song": "a"}\n' + bom + b'{"song": "b"}\n', 2), (bom + b'{"song": "b"}\n', 1)):
+        result = encoder().encode_lines("k", block, 1, "s3://b/k")
+        assert [(r.line_number, r.reason.split(":")[0]) for r in result.rejections] == [(line, "malformed JSON")]

@@ -42,7 +42,7 @@ env: $(STAMP)  ## start the stack if needed and print shell exports: eval "$$(ma
 seed: up  ## upload DATA (default: generated data) into the emulated bucket
 	@$(PY) -m tools.seed $(if $(DATA),--data $(DATA),--generate --seed $(SEED))
 
-demo: up  ## run sparkify_etl for every hour of START..END on the embedded default, print counts + quality
+demo: up  ## load START..END on the embedded default (whole days: sparkify_etl_daily, else hourly), print counts + quality
 	@$(PY) -m tools.seed $(if $(DATA),--data $(DATA),--generate --seed $(SEED))
 	@$(PY) -m tools.demo --start $(START) --end $(END)
 

@@ -1,14 +1,21 @@
 """
-### sparkify_etl — S3 JSON → warehouse star schema, one hour at a time
+### {dag_id} — S3 JSON → warehouse star schema, {cadence}
 
-Every run covers one **data interval** `[data_interval_start, data_interval_end)` of one hour (UTC):
+Two DAGs are built from this one definition — the same tasks, SQL and checks, writing the same tables:
+**sparkify_etl** runs **hourly** (live: each hour as it completes) and **sparkify_etl_daily** runs **daily**
+(for loading history: `airflow backfill create --dag-id sparkify_etl_daily …` loads a month in 30 runs). Both
+may run at the same time; results equal a load hour by hour.
+
+Every run covers one **data interval** `[data_interval_start, data_interval_end)` (UTC):
 
 1. **begin** ensures the warehouse tables exist (idempotent DDL).
 2. **stage_events** stages the day's activity log `log_data/YYYY/MM/YYYY-MM-DD-events.json` (the day of the
-   interval) into `staging_events`; **stage_songs** stages the `song_data/` objects that are new or changed
+   interval) into `staging_events` — once per version of the object (by ETag): the other hours of the day read
+   nothing; **stage_songs** stages the `song_data/` objects that are new or changed
    since the last successful load (tracked by key and ETag) into `staging_songs` — trigger with
    `full_reload_songs: true` to re-stage them all.
-3. **load_songplays** upserts the interval's `NextSong` events into the `songplays` fact.
+3. **load_songplays** upserts the interval's `NextSong` events into the `songplays` fact (and removes the
+   interval's plays the source no longer has).
 4. **load_users / load_songs / load_artists / load_time** upsert the dimensions.
 5. **run_quality_checks** runs the checks declared in `sparkify/warehouse_checks.py` (not-null, unique,
    accepted values, relationships, reconciliation with staging, row counts, freshness) on the interval's
@@ -16,8 +23,8 @@ Every run covers one **data interval** `[data_interval_start, data_interval_end)
 6. **end** marks the run complete.
 
 The warehouse connection `redshift` decides how staging runs: Redshift `COPY` on Redshift, a streaming
-`COPY FROM STDIN` on PostgreSQL (the embedded default). Re-running an hour leaves every table identical;
-different hours may run concurrently. The bucket comes from the Airflow Variable `sparkify_s3_bucket`
+`COPY FROM STDIN` on PostgreSQL (the embedded default). Re-running an interval leaves every table identical;
+different intervals may run concurrently. The bucket comes from the Airflow Variable `sparkify_s3_bucket`
 (default `sparkify`; env `AIRFLOW_VAR_SPARKIFY_S3_BUCKET`).
 """
 
@@ -36,7 +43,7 @@ from sparkify.operators import (
     LoadFactOperator,
     StageToRedshiftOperator,
 )
-from sparkify.timetables import HourlyDataIntervalTimetable
+from sparkify.timetables import DailyDataIntervalTimetable, HourlyDataIntervalTimetable
 from sparkify.warehouse_checks import SPARKIFY_CHECKS
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "include" / "sql"
@@ -50,115 +57,126 @@ default_args = {
     "email_on_failure": False,
 }
 
-with DAG(
-    dag_id="sparkify_etl",
-    description="Stage Sparkify's S3 JSON into the warehouse and load the star schema, hourly",
-    doc_md=__doc__,
-    schedule=HourlyDataIntervalTimetable(),
-    start_date=datetime(2018, 11, 1),
-    catchup=False,
-    default_args=default_args,
-    max_active_runs=4,
-    template_searchpath=[str(SQL_DIR)],
-    tags=["sparkify", "warehouse"],
-    params={
-        "full_reload_songs": Param(
-            False, type="boolean", description="Re-stage every song object instead of only new or changed ones"
-        ),
-        "max_errors_events": Param(
-            0,
-            type="integer",
-            minimum=0,
-            description="Bad log lines stage_events may reject (recorded in load_errors) before it fails",
-        ),
-        "max_errors_songs": Param(
-            10,
-            type="integer",
-            minimum=0,
-            description="Bad song documents stage_songs may reject (recorded in load_errors) before it fails",
-        ),
-    },
-) as dag:
-    begin = CreateTablesOperator(
-        task_id="begin", doc_md="Create the warehouse tables if they do not exist (idempotent DDL)."
-    )
 
-    stage_events = StageToRedshiftOperator(
-        task_id="stage_events",
-        doc_md="Stage the interval's daily log file (JSON lines) into `staging_events`, replacing what was "
-        "staged from it before. Fails with the S3 location if the file is missing.",
-        table="staging_events",
-        s3_bucket=BUCKET,
-        s3_key="log_data/{{ data_interval_start.strftime('%Y/%m/%Y-%m-%d') }}-events.json",
-        json_paths="log_json_path.json",
-        json_layout="lines",
-        max_errors="{{ params.max_errors_events }}",
-    )
-    stage_songs = StageToRedshiftOperator(
-        task_id="stage_songs",
-        doc_md="Stage new or changed `song_data/` objects (by ETag) into `staging_songs`; an unchanged "
-        "catalogue is listed, not read.",
-        table="staging_songs",
-        s3_bucket=BUCKET,
-        s3_key="song_data/",
-        json_paths="auto",
-        json_layout="document",
-        incremental=True,
-        key_columns=["song_id"],
-        max_errors="{{ params.max_errors_songs }}",
-        full_reload="{{ params.full_reload_songs }}",
-    )
+def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int) -> DAG:
+    """The ETL as one DAG with the given data-interval timetable (the tasks are the same for every cadence)."""
+    with DAG(
+        dag_id=dag_id,
+        description=f"Stage Sparkify's S3 JSON into the warehouse and load the star schema, {cadence}",
+        doc_md=__doc__.replace("{dag_id}", dag_id).replace("{cadence}", cadence),
+        schedule=timetable,
+        start_date=datetime(2018, 11, 1),
+        catchup=False,
+        default_args=default_args,
+        max_active_runs=max_active_runs,
+        template_searchpath=[str(SQL_DIR)],
+        tags=["sparkify", "warehouse", tag],
+        params={
+            "full_reload_songs": Param(
+                False, type="boolean", description="Re-stage every song object instead of only new or changed ones"
+            ),
+            "max_errors_events": Param(
+                0,
+                type="integer",
+                minimum=0,
+                description="Bad log lines stage_events may reject (recorded in load_errors) before it fails",
+            ),
+            "max_errors_songs": Param(
+                10,
+                type="integer",
+                minimum=0,
+                description="Bad song documents stage_songs may reject (recorded in load_errors) before it fails",
+            ),
+        },
+    ) as dag:
+        begin = CreateTablesOperator(
+            task_id="begin", doc_md="Create the warehouse tables if they do not exist (idempotent DDL)."
+        )
 
-    load_songplays = LoadFactOperator(
-        task_id="load_songplays",
-        doc_md="Upsert the interval's NextSong events into `songplays` (songplay_id = md5(session-item)); "
-        "plays of the interval no longer in the source (a re-delivered log) are removed.",
-        table="songplays",
-        sql="load/songplays.sql",
-        key_columns=["songplay_id"],
-        interval_column="start_time",
-    )
-    load_users = LoadDimensionOperator(
-        task_id="load_users",
-        doc_md="Upsert users seen in the interval, keeping each user's latest event's attributes.",
-        table="users",
-        sql="load/users.sql",
-        mode="upsert",
-        key_columns=["user_id"],
-    )
-    load_songs = LoadDimensionOperator(
-        task_id="load_songs",
-        doc_md="Upsert one row per song_id from the staged catalogue (only new or changed rows are written).",
-        table="songs",
-        sql="load/songs.sql",
-        mode="upsert",
-        key_columns=["song_id"],
-    )
-    load_artists = LoadDimensionOperator(
-        task_id="load_artists",
-        doc_md="Upsert one row per artist_id (a deterministic pick where source rows disagree).",
-        table="artists",
-        sql="load/artists.sql",
-        mode="upsert",
-        key_columns=["artist_id"],
-    )
-    load_time = LoadDimensionOperator(
-        task_id="load_time",
-        doc_md="Upsert one row per distinct songplay start_time of the interval; remove the interval's rows "
-        "no play has any more.",
-        table="time",
-        sql="load/time.sql",
-        mode="upsert",
-        key_columns=["start_time"],
-        interval_column="start_time",
-    )
+        stage_events = StageToRedshiftOperator(
+            task_id="stage_events",
+            doc_md="Stage the interval's daily log file (JSON lines) into `staging_events` once per version "
+            "(ETag): a new version replaces exactly its rows, an unchanged one is not read. Fails with the S3 "
+            "location if the file is missing or empty.",
+            table="staging_events",
+            s3_bucket=BUCKET,
+            s3_key="log_data/{{ data_interval_start.strftime('%Y/%m/%Y-%m-%d') }}-events.json",
+            json_paths="log_json_path.json",
+            json_layout="lines",
+            incremental=True,
+            max_errors="{{ params.max_errors_events }}",
+        )
+        stage_songs = StageToRedshiftOperator(
+            task_id="stage_songs",
+            doc_md="Stage new or changed `song_data/` objects (by ETag) into `staging_songs`; an unchanged "
+            "catalogue is listed, not read.",
+            table="staging_songs",
+            s3_bucket=BUCKET,
+            s3_key="song_data/",
+            json_paths="auto",
+            json_layout="document",
+            incremental=True,
+            key_columns=["song_id"],
+            max_errors="{{ params.max_errors_songs }}",
+            full_reload="{{ params.full_reload_songs }}",
+        )
 
-    run_quality_checks = DataQualityOperator(
-        task_id="run_quality_checks",
-        checks=SPARKIFY_CHECKS,
-        doc_md="Run the checks of `sparkify/warehouse_checks.py`; results in the log and `quality_results`.",
-    )
-    end = EmptyOperator(task_id="end", doc_md="The hour is loaded and checked.")
+        load_songplays = LoadFactOperator(
+            task_id="load_songplays",
+            doc_md="Upsert the interval's NextSong events into `songplays` (songplay_id = md5(session-item)); "
+            "plays of the interval no longer in the source (a re-delivered log) are removed.",
+            table="songplays",
+            sql="load/songplays.sql",
+            key_columns=["songplay_id"],
+            interval_column="start_time",
+        )
+        load_users = LoadDimensionOperator(
+            task_id="load_users",
+            doc_md="Upsert users seen in the interval, keeping each user's latest event's attributes.",
+            table="users",
+            sql="load/users.sql",
+            mode="upsert",
+            key_columns=["user_id"],
+        )
+        load_songs = LoadDimensionOperator(
+            task_id="load_songs",
+            doc_md="Upsert one row per song_id from the staged catalogue (only new or changed rows are written).",
+            table="songs",
+            sql="load/songs.sql",
+            mode="upsert",
+            key_columns=["song_id"],
+        )
+        load_artists = LoadDimensionOperator(
+            task_id="load_artists",
+            doc_md="Upsert one row per artist_id (a deterministic pick where source rows disagree).",
+            table="artists",
+            sql="load/artists.sql",
+            mode="upsert",
+            key_columns=["artist_id"],
+        )
+        load_time = LoadDimensionOperator(
+            task_id="load_time",
+            doc_md="Upsert one row per distinct songplay start_time of the interval; remove the interval's rows "
+            "no play has any more.",
+            table="time",
+            sql="load/time.sql",
+            mode="upsert",
+            key_columns=["start_time"],
+            interval_column="start_time",
+        )
 
-    begin >> [stage_events, stage_songs] >> load_songplays
-    load_songplays >> [load_users, load_songs, load_artists, load_time] >> run_quality_checks >> end
+        run_quality_checks = DataQualityOperator(
+            task_id="run_quality_checks",
+            checks=SPARKIFY_CHECKS,
+            doc_md="Run the checks of `sparkify/warehouse_checks.py`; results in the log and `quality_results`.",
+        )
+        end = EmptyOperator(task_id="end", doc_md="The hour is loaded and checked.")
+
+        begin >> [stage_events, stage_songs] >> load_songplays
+        load_songplays >> [load_users, load_songs, load_artists, load_time] >> run_quality_checks >> end
+    return dag
+
+
+# Live: each hour as it completes. History: whole days (30 runs for a month).
+dag = etl_dag("sparkify_etl", HourlyDataIntervalTimetable(), "one hour at a time", "hourly", max_active_runs=4)
+daily_dag = etl_dag("sparkify_etl_daily", DailyDataIntervalTimetable(), "one day at a time", "daily", max_active_runs=2)

@@ -21,7 +21,7 @@ def test_dagbag_imports_without_errors():
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
-    assert list(bag.dag_ids) == ["sparkify_etl"]
+    assert sorted(bag.dag_ids) == ["sparkify_etl", "sparkify_etl_daily"]
 
 
 def test_graph_shape(dag):
@@ -81,6 +81,29 @@ def test_intervals_are_one_real_hour_and_start_at_the_logical_date(dag):
     assert after.data_interval.end - after.data_interval.start == timedelta(hours=1)
 
 
+def test_the_daily_dag_is_the_same_definition_with_one_day_intervals(dag):
+    import importlib.util
+
+    import pendulum
+
+    spec = importlib.util.spec_from_file_location("etl", ROOT / "dags" / "sparkify_etl.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    daily = module.daily_dag
+    assert daily.dag_id == "sparkify_etl_daily"
+    assert [t.task_id for t in daily.tasks] == [t.task_id for t in dag.tasks]
+    for hourly_task in dag.tasks:
+        daily_task = daily.get_task(hourly_task.task_id)
+        assert type(daily_task) is type(hourly_task)
+        for field in (*hourly_task.template_fields, "table", "mode", "key_columns", "interval_column", "checks"):
+            assert getattr(daily_task, field, None) == getattr(hourly_task, field, None), (hourly_task.task_id, field)
+    assert daily.params.dump() == dag.params.dump()
+    at = pendulum.datetime(2018, 11, 15, 16, 42, tz="UTC")
+    interval = daily.timetable.infer_manual_data_interval(run_after=at)
+    assert (interval.start, interval.end) == (pendulum.datetime(2018, 11, 15, tz="UTC"),
+                                              pendulum.datetime(2018, 11, 16, tz="UTC"))  # fmt: skip
+
+
 def test_event_key_follows_the_interval(dag):
     task = dag.get_task("stage_events")
     assert "data_interval_start" in task.s3_key
@@ -117,8 +140,8 @@ print(len(m.dag.tasks))
          "json_layout must be one of"),
         ("StageToRedshiftOperator", {"table": "t", "s3_bucket": "b", "s3_key": "k", "max_errors": -1},
          "max_errors must be a whole number"),
-        ("StageToRedshiftOperator", {"table": "t", "s3_bucket": "b", "s3_key": "k", "incremental": True},
-         "needs key_columns"),
+        ("StageToRedshiftOperator", {"table": "t", "s3_bucket": "b", "s3_key": "k", "key_columns": ["Song ID"]},
+         "invalid key column"),
         ("LoadFactOperator", {"table": "songplays; DROP TABLE users", "sql": "SELECT 1"}, "invalid table"),
         ("LoadDimensionOperator", {"table": "users", "sql": "SELECT 1", "mode": "merge"}, "mode must be one of"),
         ("LoadDimensionOperator", {"table": "users", "sql": "SELECT 1", "interval_column": "ts"},

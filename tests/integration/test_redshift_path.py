@@ -58,7 +58,7 @@ def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_mani
     result = stage(
         cursor, bucket, pending,
         [Column("song_id", "character varying", 64), Column("title", "character varying", 65535)],
-        table="staging_songs", destination="stage_incoming", json_paths=None, by_object=True,
+        table="staging_songs", destination="stage_incoming", json_paths=None, by_object=True, origin_matters=False,
         run_id="scheduled__2018-11-15T16:00:00+00:00", task_id="stage_songs",
     )  # fmt: skip
     assert (result.rows, result.rejections) == (7, [])

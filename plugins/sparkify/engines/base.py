@@ -50,11 +50,12 @@ class StageRequest:
     json_paths: str | None  # key of a JSONPaths file in the bucket; None maps JSON keys to columns by name
     json_layout: str  # "lines" (JSON lines) or "document" (one JSON document per object)
     max_errors: int  # bad lines allowed before the task fails
-    by_object: bool  # rows record the object they came from (incremental), else the location asked for
+    by_object: bool  # incremental: exactly these objects are read, and rows record the object they came from
     run_id: str
     dag_id: str  # the run and task name run-specific side files (e.g. COPY manifests)
     task_id: str
     options: Mapping[str, Any] = field(default_factory=dict)  # this engine's options, defaults filled in
+    origin_matters: bool = True  # False: rows are replaced by key, so an engine may record a coarser origin
 
     def staged_from(self, obj: S3Object) -> str:
         """What a row records as its origin: the object itself when ``by_object``, else the requested location."""

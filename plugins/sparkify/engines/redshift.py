@@ -25,7 +25,7 @@ from psycopg import sql
 from sparkify.engines.base import Engine, StageRequest, StageResult
 from sparkify.ingest.catalog import STAGED_FROM
 from sparkify.ingest.records import EXCERPT_CHARS, Rejection
-from sparkify.ingest.s3 import S3Source
+from sparkify.ingest.s3 import S3Object, S3Source
 from sparkify.sql import ident, idents, render
 
 LANDING = "stage_copy"  # temp table: COPY's landing place
@@ -73,10 +73,17 @@ class RedshiftEngine(Engine):
 
     # ----------------------------------------------------------------------------------------------------------
     def stage(self, cur: Any, request: StageRequest) -> StageResult:
-        """COPY per requested location, or — ``by_object`` — exactly the pending keys through a manifest."""
+        """COPY per requested location, or — ``by_object`` — exactly the pending keys through manifests: one for
+        them all where rows are replaced by key (their origin is the manifest), else one per object, so that each
+        row records its object and a new version of it replaces exactly its rows."""
         source = request.source
-        if request.by_object:
-            units = [(source.uri(self.write_manifest(request)), True)]
+        if request.by_object and not request.origin_matters:
+            units = [(source.uri(self.write_manifest(request, request.objects, request.task_id)), True)]
+        elif request.by_object:
+            units = [
+                (source.uri(self.write_manifest(request, [o], f"{request.task_id}.{i}")), True, source.uri(o.key))
+                for i, o in enumerate(request.objects)
+            ]
         else:
             units = [(source.uri(loc), False) for loc in dict.fromkeys(o.location for o in request.objects)]
         credentials = copy_credentials(source.hook)
@@ -85,7 +92,7 @@ class RedshiftEngine(Engine):
         cur.execute(render(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(landing, ident(request.staging_table))))
         data_columns = idents([c.name for c in request.columns])
         staged, rejections = 0, []
-        for source_uri, manifest in units:
+        for source_uri, manifest, *origin in units:
             copy = dict(
                 table_sql=render(landing),
                 columns_sql=render(data_columns),
@@ -108,7 +115,7 @@ class RedshiftEngine(Engine):
                         ident(request.destination), data_columns, ident(STAGED_FROM), data_columns, landing
                     )
                 ),
-                {"staged_from": source_uri},
+                {"staged_from": origin[0] if origin else source_uri},
             )
             staged += max(cur.rowcount, 0)
             cur.execute(render(sql.SQL("DELETE FROM {}").format(landing)))
@@ -132,14 +139,14 @@ class RedshiftEngine(Engine):
         cur.execute("SELECT GETDATE()")
         return cur.fetchone()[0]
 
-    def write_manifest(self, request: StageRequest) -> str:
-        """A COPY manifest naming exactly the pending objects, under a run-specific key; returns the key."""
+    def write_manifest(self, request: StageRequest, objects: list[S3Object], name: str) -> str:
+        """A COPY manifest naming exactly ``objects``, under a run-specific key; returns the key."""
         run = re.sub(r"[^A-Za-z0-9_.-]", "_", request.run_id or "manual")
         prefix = request.options["manifest_prefix"].rstrip("/")
-        key = f"{prefix}/{request.dag_id}/{run}/{request.task_id}.manifest"
-        entries = [{"url": request.source.uri(o.key), "mandatory": True} for o in request.objects]
+        key = f"{prefix}/{request.dag_id}/{run}/{name}.manifest"
+        entries = [{"url": request.source.uri(o.key), "mandatory": True} for o in objects]
         request.source.write_text(key, json.dumps({"entries": entries}))
-        self.log.info("wrote a COPY manifest of %s objects to %s", f"{len(request.objects):,}",
+        self.log.info("wrote a COPY manifest of %s objects to %s", f"{len(objects):,}",
                       request.source.uri(key))  # fmt: skip
         return key
 

@@ -15,7 +15,7 @@ from sparkify.connections import get_connection
 from sparkify.ingest import catalog
 from sparkify.ingest.s3 import MissingInputError, S3Source
 from sparkify.runtime import InvalidArgumentError, run_id, utc_now
-from sparkify.sql import ident, render, replace_by_key, validate_identifier
+from sparkify.sql import chunks, delete_where_in, ident, render, replace_by_key, validate_identifier
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -50,9 +50,10 @@ class StageToRedshiftOperator(BaseOperator):
     :param allow_empty: accept a 0-byte object named by key as "no records" (default: it fails like a missing
         one — an empty day of logs is more likely a broken delivery than a quiet day).
     :param incremental: stage only objects that are new or changed (by ETag) since they were last staged, tracked
-        per key in ``staged_objects`` in the same transaction; an unchanged source is listed, not read. Staged
-        records replace staged records with the same ``key_columns``.
-    :param key_columns: the identity of a staged record (required with ``incremental``), e.g. ``("song_id",)``.
+        per key in ``staged_objects`` in the same transaction; an unchanged source is listed, not read. With
+        ``key_columns``, staged records replace staged records with the same key (a catalogue of documents);
+        without, a changed object's rows replace exactly the rows staged from it before (a daily log).
+    :param key_columns: with ``incremental``: the identity of a staged record, e.g. ``("song_id",)``.
     :param full_reload: with ``incremental``: empty the staging table and its tracking, and stage every object
         again. (templated: ``"{{ params.full_reload }}"`` works)
     :param engine_options: per-engine tuning, e.g. ``{"postgres": {"fetch_workers": 8}, "redshift":
@@ -105,8 +106,6 @@ class StageToRedshiftOperator(BaseOperator):
             validate_identifier(column, "key column")
         if self.json_layout not in LAYOUTS:
             raise InvalidArgumentError(f"json_layout must be one of {LAYOUTS}, got {self.json_layout!r}")
-        if self.incremental and not self.key_columns:
-            raise InvalidArgumentError("incremental staging needs key_columns (the identity of a staged record)")
         if not isinstance(self.max_errors, str):
             budget(self.max_errors)
 
@@ -141,27 +140,34 @@ class StageToRedshiftOperator(BaseOperator):
                     cur.execute(render(where), {"loc": source.uri(loc)})
                     replaced += max(cur.rowcount, 0)
                 pending, destination = listed, self.table
-            else:  # new or changed objects land apart, then replace staged records by key
-                if full_reload:
+            else:  # only new or changed objects (by ETag) are read
+                if full_reload and self.key_columns:
                     cur.execute(render(sql.SQL("DELETE FROM {}").format(target)))
                     replaced = max(cur.rowcount, 0)
                     catalog.forget_objects(cur, self.table)
                 pending = listed if full_reload else catalog.pending_objects(cur, self.table, listed)
-                destination = INCOMING
-                cur.execute(render(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(ident(INCOMING), target)))
+                if self.key_columns:  # records land apart, then replace staged records by key
+                    destination = INCOMING
+                    cur.execute(render(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(ident(INCOMING), target)))
+                else:  # each object's rows replace the rows staged from it before
+                    destination = self.table
+                    for chunk in chunks([source.uri(o.key) for o in pending], 1000):
+                        cur.execute(*delete_where_in(self.table, catalog.STAGED_FROM, chunk, {}))
+                        replaced += max(cur.rowcount, 0)
 
             request = engines.StageRequest(
                 source=source, objects=pending, staging_table=self.table, destination=destination, columns=columns,
                 json_paths=None if self.json_paths == "auto" else self.json_paths, json_layout=self.json_layout,
                 max_errors=max_errors, by_object=self.incremental, run_id=run_id(context), dag_id=self.dag_id,
-                task_id=self.task_id, options=options,
+                task_id=self.task_id, options=options, origin_matters=not self.key_columns,
             )  # fmt: skip
             result = engine.stage(cur, request) if pending else engines.StageResult(0)
             now = utc_now()
             catalog.record_rejections(cur, self.table, result.rejections, request.run_id, now)
-            if self.incremental:
+            if self.incremental and self.key_columns:
                 replaced += replace_by_key(cur, self.table, INCOMING, self.key_columns)[0]
                 cur.execute(render(sql.SQL("DROP TABLE {}").format(ident(INCOMING))))
+            if self.incremental:
                 catalog.track_objects(cur, self.table, pending, request.run_id, now)
 
         for r in result.rejections[:20]:

@@ -31,7 +31,7 @@ def request(source, keys, **overrides) -> StageRequest:
         source=source, objects=[S3Object("song_data/", k, 2, '"e"') for k in keys], staging_table="staging_songs",
         destination="stage_incoming", columns=COLUMNS, json_paths=None, json_layout="document", max_errors=0,
         by_object=True, run_id="scheduled__2018-11-15T16:00:00+00:00", dag_id="sparkify_etl", task_id="stage_songs",
-        options=RedshiftEngine.stage_options,
+        options=RedshiftEngine.stage_options, origin_matters=False,
     )  # fmt: skip
     fields.update(overrides)
     return StageRequest(**fields)
@@ -71,6 +71,19 @@ def test_incremental_copy_reads_exactly_the_pending_keys_through_a_run_specific_
     assert cur.sql[3:] == ['DELETE FROM "stage_copy"', 'DROP TABLE "stage_copy"']
     for statement in cur.sql:
         parse_redshift(statement)
+
+
+def test_a_log_staged_by_object_records_each_object_as_the_origin_of_its_rows():
+    """Each new version of a day's log replaces exactly its rows: one manifest (and COPY) per object."""
+    logs = ["log_data/2018/11/2018-11-01-events.json", "log_data/2018/11/2018-11-02-events.json"]
+    source = FakeSource({k: b"{}" for k in logs}, role_arn=ROLE)
+    cur = RecordingCursor()
+    engine().stage(cur, request(source, logs, staging_table="staging_events", destination="staging_events",
+                                origin_matters=True, task_id="stage_events"))  # fmt: skip
+    manifests = sorted(source.written)
+    assert [json.loads(source.written[m])["entries"][0]["url"] for m in manifests] == [f"s3://bucket/{k}" for k in logs]
+    inserts = [p for s, p in cur.statements if s.startswith('INSERT INTO "staging_events"')]
+    assert inserts == [{"staged_from": f"s3://bucket/{k}"} for k in logs]
 
 
 def test_rejected_lines_are_read_back_for_that_copy_like_postgres_rejections(caplog):

@@ -16,7 +16,8 @@ def test_the_benchmark_runs_at_a_tiny_scale(local_stack, tmp_path):
     out = tmp_path / "results.md"
     run = subprocess.run(
         [sys.executable, "-m", "bench", "--scales", "0.05", "--hours", "1", "--backfill-hours", "1", "--no-warm-up",
-         "--big-mb", "3", "--dag-songs", "30", "--catalogue-songs", "50", "--repeat", "1", "--out", str(out)],
+         "--big-mb", "3", "--dag-songs", "30", "--catalogue-songs", "50", "--repeat", "1", "--backfill-repeat", "1",
+         "--no-course-month", "--out", str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

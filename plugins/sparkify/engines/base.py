@@ -105,25 +105,35 @@ class Engine:
         return conn.cursor()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """A cursor inside one transaction: committed on success, rolled back on any error.
-
-        A rollback that fails too (the connection is gone) is logged; the original error is the one raised.
-        """
+    def connect(self) -> Iterator[Any]:
+        """One connection for several transactions (see :meth:`transaction`), closed at the end."""
         conn = self.hook.get_conn()
         try:
-            yield self.cursor(conn)
-            conn.commit()
-        except BaseException:
-            try:
-                conn.rollback()
-            except Exception as rollback_error:
-                self.log.warning("rollback failed after an error (%s): %s", type(rollback_error).__name__,
-                                 rollback_error)  # fmt: skip
-            raise
+            yield conn
         finally:
             with contextlib.suppress(Exception):
                 conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self, conn: Any = None) -> Iterator[Any]:
+        """A cursor inside one transaction: committed on success, rolled back on any error.
+
+        On ``conn`` (from :meth:`connect`) when given, else on a connection of its own. A rollback that fails too
+        (the connection is gone) is logged; the original error is the one raised.
+        """
+        with contextlib.ExitStack() as stack:
+            if conn is None:
+                conn = stack.enter_context(self.connect())
+            try:
+                yield self.cursor(conn)
+                conn.commit()
+            except BaseException:
+                try:
+                    conn.rollback()
+                except Exception as rollback_error:
+                    self.log.warning("rollback failed after an error (%s): %s", type(rollback_error).__name__,
+                                     rollback_error)  # fmt: skip
+                raise
 
     # -- SQL --------------------------------------------------------------------------------------------------
     def lock_table(self, table: str) -> str:

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_POOL_CONNECTIONS = 32  # objects are fetched on up to 16 threads, plus the listing and the writer
+# Keys asked for per listing request. S3 returns at most 1,000 whatever is asked (the response "will never contain
+# more"), so this changes nothing there; the local emulator (moto) honours it, and one request instead of fifteen
+# saves it a scan of the whole bucket per 1,000-key page (an idle 14,896-object listing: 5.8 s → 4.0 s here).
+LIST_PAGE_KEYS = 100_000
 
 
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark: not data at the start of an object, an error anywhere else
@@ -92,7 +96,9 @@ class S3Source:
         if location.endswith("/"):
             found = [
                 S3Object(location, o["Key"], o["Size"], o["ETag"])
-                for o in self.hook.iter_file_metadata(prefix=location, bucket_name=self.bucket)
+                for o in self.hook.iter_file_metadata(
+                    prefix=location, bucket_name=self.bucket, page_size=LIST_PAGE_KEYS
+                )
             ]
             if not found:
                 raise MissingInputError(f"no objects under {self.uri(location)} — nothing to stage")

@@ -77,10 +77,10 @@ class DataQualityOperator(BaseOperator):
         engine = engines.resolve(self.redshift_conn_id, self.log)
         interval = {**interval_parameters(context), "run_id": run_id(context)}
         started = time.monotonic()
-        results = [self._run(engine, check, interval) for check in self.checks]
-        if self.store_results:
-            self._store(engine, results, context)
-
+        with engine.connect() as conn:  # one connection; each check in a transaction of its own
+            results = [self._run(engine, conn, check, interval) for check in self.checks]
+            if self.store_results:
+                self._store(engine, conn, results, context)
         failed = [r for r in results if r["status"] in ("fail", "error")]
         warned = [r for r in results if r["status"] == "warn"]
         self.log.info(
@@ -103,12 +103,12 @@ class DataQualityOperator(BaseOperator):
             )
         return results
 
-    def _run(self, engine: Engine, check: Check, interval: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, engine: Engine, conn: Any, check: Check, interval: dict[str, Any]) -> dict[str, Any]:
         """One check in its own transaction, so a broken query cannot hide the others."""
         result = {"check": check.name, "severity": check.severity, "status": "", "observed": None,
                   "expected": check.expectation}  # fmt: skip
         try:
-            with engine.transaction() as cur:
+            with engine.transaction(conn) as cur:
                 cur.execute(check.sql, {**interval, **check.params})
                 row = cur.fetchone()
             result["observed"] = row[0] if row else None
@@ -121,13 +121,13 @@ class DataQualityOperator(BaseOperator):
             result["observed"] = f"query failed: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]}"
         return result
 
-    def _store(self, engine: Engine, results: list[dict[str, Any]], context: Any) -> None:
+    def _store(self, engine: Engine, conn: Any, results: list[dict[str, Any]], context: Any) -> None:
         run, logical, now = run_id(context), logical_date(context), utc_now()
         rows = [
             (run, logical, r["check"], r["severity"], r["status"], str(r["observed"]), r["expected"], now)
             for r in results
         ]
-        with engine.transaction() as cur:
+        with engine.transaction(conn) as cur:
             cur.execute(*insert_values(RESULTS_TABLE, RESULT_COLUMNS, rows))
 
 

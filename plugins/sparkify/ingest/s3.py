@@ -7,6 +7,7 @@ it). :meth:`S3Source.objects_at` turns it into :class:`S3Object` s — key, size
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,19 @@ MAX_POOL_CONNECTIONS = 32  # objects are fetched on up to 16 threads, plus the l
 LIST_PAGE_KEYS = 100_000
 
 
+# Leaf elements of a ListObjectsV2 response that staging never reads. botocore parses every field of every key,
+# and turning each LastModified into a datetime (dateutil) was most of the task's own work in an idle listing:
+# 1.3 s of CPU for 14,896 keys, 0.5 s without these. Removed from the XML before botocore parses it
+# (its documented ``before-parse`` event); Key, Size and ETag are what an S3Object is made of.
+UNREAD_LISTING_FIELDS = re.compile(rb"<(LastModified|StorageClass|ChecksumAlgorithm|ChecksumType)>[^<]*</\1>")
 BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark: not data at the start of an object, an error anywhere else
+
+
+def drop_unread_listing_fields(response_dict: dict, **_: Any) -> None:
+    """botocore ``before-parse`` handler: strip :data:`UNREAD_LISTING_FIELDS` from a listing's XML body."""
+    body = response_dict.get("body")
+    if isinstance(body, bytes):
+        response_dict["body"] = UNREAD_LISTING_FIELDS.sub(b"", body)
 
 
 class MissingInputError(RuntimeError):
@@ -86,6 +99,7 @@ class S3Source:
         """The hook's boto3 client (created once: it is thread-safe and pools connections)."""
         if self._client is None:
             self._client = self.hook.get_conn()
+            self._client.meta.events.register("before-parse.s3.ListObjectsV2", drop_unread_listing_fields)
         return self._client
 
     def uri(self, key: str) -> str:
@@ -93,6 +107,7 @@ class S3Source:
 
     def objects_at(self, location: str) -> list[S3Object]:
         """Every object a location names, in key order; :class:`MissingInputError` when there is none."""
+        _ = self.client  # the hook's one client, with the listing handler registered
         if location.endswith("/"):
             found = [
                 S3Object(location, o["Key"], o["Size"], o["ETag"])

@@ -32,13 +32,14 @@ def bucket(local_stack):
     return name
 
 
-def test_a_day_object_is_read_once_and_a_new_version_replaces_exactly_its_rows(bucket, new_warehouse):
+def test_a_day_object_is_read_once_and_a_new_version_replaces_exactly_its_rows(bucket, new_warehouse, capfd):
     wh = new_warehouse("events_once")
     dag = load_dag()
     first = run_tasks(dag, *hour(3), bucket=bucket, task_ids=LOAD)["stage_events"]
     assert (first["objects_read"], first["rows_staged"]) == (1, 24)
     second = run_tasks(dag, *hour(4), bucket=bucket, task_ids=LOAD)
     assert (second["stage_events"]["objects_listed"], second["stage_events"]["objects_read"]) == (1, 0)
+    assert "nothing to read: all 1 listed objects are staged already, unchanged (same ETag)" in capfd.readouterr().out
     assert second["load_songplays"]["inserted"] == 1  # the hour still loads from what is staged
     assert wh.scalar("SELECT COUNT(*) FROM staging_events") == 24
 

@@ -170,6 +170,9 @@ class StageToRedshiftOperator(BaseOperator):
             if self.incremental:
                 catalog.track_objects(cur, self.table, pending, request.run_id, now)
 
+        if self.incremental and listed and not pending:
+            self.log.info("nothing to read: all %s listed objects are staged already, unchanged (same ETag)",
+                          f"{len(listed):,}")  # fmt: skip
         for r in result.rejections[:20]:
             self.log.warning("rejected %s line %s: %s", source.uri(r.s3_key), r.line_number, r.reason)
         n_bytes = sum(o.size for o in pending)

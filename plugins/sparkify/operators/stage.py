@@ -135,11 +135,8 @@ class StageToRedshiftOperator(BaseOperator):
             cur.execute(engine.lock_table(self.table))
             target, replaced = ident(self.table, "table"), 0
             if not self.incremental:  # the locations' rows are replaced wholesale
-                for loc in locations:
-                    where = sql.SQL("DELETE FROM {} WHERE {} = %(loc)s").format(target, ident(catalog.STAGED_FROM))
-                    cur.execute(render(where), {"loc": source.uri(loc)})
-                    replaced += max(cur.rowcount, 0)
                 pending, destination = listed, self.table
+                replaced = self._forget_rows_from(cur, [source.uri(loc) for loc in locations])
             else:  # only new or changed objects (by ETag) are read
                 if full_reload and self.key_columns:
                     cur.execute(render(sql.SQL("DELETE FROM {}").format(target)))
@@ -151,9 +148,7 @@ class StageToRedshiftOperator(BaseOperator):
                     cur.execute(render(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(ident(INCOMING), target)))
                 else:  # each object's rows replace the rows staged from it before
                     destination = self.table
-                    for chunk in chunks([source.uri(o.key) for o in pending], 1000):
-                        cur.execute(*delete_where_in(self.table, catalog.STAGED_FROM, chunk, {}))
-                        replaced += max(cur.rowcount, 0)
+                    replaced = self._forget_rows_from(cur, [source.uri(o.key) for o in pending])
 
             request = engines.StageRequest(
                 source=source, objects=pending, staging_table=self.table, destination=destination, columns=columns,
@@ -192,6 +187,14 @@ class StageToRedshiftOperator(BaseOperator):
             "objects_read": len(pending),
             "bytes_read": n_bytes,
         }
+
+    def _forget_rows_from(self, cur: Any, origins: list[str]) -> int:
+        """Delete the staged rows whose ``staged_from`` is one of ``origins``; return how many."""
+        deleted = 0
+        for chunk in chunks(origins, 1000):
+            cur.execute(*delete_where_in(self.table, catalog.STAGED_FROM, chunk, {}))
+            deleted += max(cur.rowcount, 0)
+        return deleted
 
 
 def budget(value: Any) -> int:

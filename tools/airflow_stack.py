@@ -42,6 +42,7 @@ class AirflowStack:
     extra_env: dict[str, str] = field(default_factory=dict)
     components: tuple[str, ...] = COMPONENTS
     dag_ids: tuple[str, ...] = (DAG_ID,)  # waited for and unpaused by up()
+    _token: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def url(self) -> str:
@@ -176,23 +177,35 @@ class AirflowStack:
         sys.exit(f"the api-server did not answer on {self.url} within {timeout:.0f} s (see {self.home / 'logs'})")
 
     def token(self) -> str:
-        body = json.dumps({"username": "admin", "password": self.password()}).encode()
-        req = urllib.request.Request(
-            f"{self.url}/auth/token", data=body, headers={"Content-Type": "application/json"}, method="POST"
-        )
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read())["access_token"]
+        """A bearer token for admin, fetched once and reused until the API refuses it (tokens last hours)."""
+        if self._token is None:
+            body = json.dumps({"username": "admin", "password": self.password()}).encode()
+            req = urllib.request.Request(
+                f"{self.url}/auth/token", data=body, headers={"Content-Type": "application/json"}, method="POST"
+            )
+            self._token = json.loads(_urlopen_patiently(req))["access_token"]
+        return self._token
 
     def api(self, method: str, path: str, payload: dict | None = None) -> dict:
-        """Call the REST API (``/api/v2/…``) as admin."""
-        req = urllib.request.Request(
-            f"{self.url}/api/v2/{path.lstrip('/')}",
-            data=None if payload is None else json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token()}"},
-            method=method,
-        )
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read() or b"{}")
+        """Call the REST API (``/api/v2/…``) as admin.
+
+        A loaded machine (a backfill, the test suite's other workers) can keep the api-server from answering for
+        a while: reads are retried on timeouts and refused connections; writes are sent once.
+        """
+        for attempt in (1, 2):
+            req = urllib.request.Request(
+                f"{self.url}/api/v2/{path.lstrip('/')}",
+                data=None if payload is None else json.dumps(payload).encode(),
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token()}"},
+                method=method,
+            )
+            try:
+                return json.loads(_urlopen_patiently(req, retries=3 if method == "GET" else 0) or b"{}")
+            except urllib.error.HTTPError as exc:
+                if exc.code != 401 or attempt == 2:
+                    raise
+                self._token = None  # expired: log in again, once
+        raise AssertionError("unreachable")
 
     def _wait_for_dag_and_unpause(self, dag_id: str, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
@@ -275,6 +288,22 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _urlopen_patiently(req: urllib.request.Request, retries: int = 3, timeout: float = 30) -> bytes:
+    """The response body; timeouts and refused or reset connections are retried ``retries`` times, 2 s apart."""
+    for attempt in range(retries + 1):
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                return r.read()
+        except urllib.error.HTTPError:
+            raise
+        except (TimeoutError, ConnectionError, urllib.error.URLError) as exc:
+            if attempt == retries:
+                raise
+            print(f"{req.get_method()} {req.full_url}: {exc}; retrying", file=sys.stderr)
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def main(argv: list[str]) -> None:

@@ -13,7 +13,7 @@ START ?= 2018-11-15T00
 END   ?= 2018-11-16T00
 SEED  ?= 42
 
-.PHONY: help install up down airflow env seed data demo bench test test-fast lint test-deps clean
+.PHONY: help install up down airflow env seed data demo report bench test test-fast lint test-deps clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ seed: up  ## upload DATA (default: generated data) into the emulated bucket
 demo: up  ## load START..END on the embedded default (whole days: sparkify_etl_daily, else hourly), print counts + quality
 	@$(PY) -m tools.seed $(if $(DATA),--data $(DATA),--generate --seed $(SEED))
 	@$(PY) -m tools.demo --start $(START) --end $(END)
+
+report: up  ## answer the analytics questions in the local warehouse (after make demo) and write the HTML report; prints where
+	@$(PY) -m tools.report
 
 SCALE ?= 1
 data: $(STAMP)  ## generate N× the course volume into .local/data/scale-N: make data SCALE=10 [SONGS=20000]

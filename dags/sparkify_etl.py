@@ -36,6 +36,7 @@ from pathlib import Path
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param
 
+from sparkify.assets import writes
 from sparkify.operators import (
     CreateTablesOperator,
     DataQualityOperator,
@@ -99,6 +100,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             "(ETag): a new version replaces exactly its rows, an unchanged one is not read. Fails with the S3 "
             "location if the file is missing or empty.",
             table="staging_events",
+            outlets=writes("staging_events"),
             s3_bucket=BUCKET,
             s3_key="log_data/{{ data_interval_start.strftime('%Y/%m/%Y-%m-%d') }}-events.json",
             json_paths="log_json_path.json",
@@ -111,6 +113,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             doc_md="Stage new or changed `song_data/` objects (by ETag) into `staging_songs`; an unchanged "
             "catalogue is listed, not read.",
             table="staging_songs",
+            outlets=writes("staging_songs"),
             s3_bucket=BUCKET,
             s3_key="song_data/",
             json_paths="auto",
@@ -126,6 +129,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             doc_md="Upsert the interval's NextSong events into `songplays` (songplay_id = md5(session-item)); "
             "plays of the interval no longer in the source (a re-delivered log) are removed.",
             table="songplays",
+            outlets=writes("songplays"),
             sql="load/songplays.sql",
             key_columns=["songplay_id"],
             interval_column="start_time",
@@ -134,6 +138,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             task_id="load_users",
             doc_md="Upsert users seen in the interval, keeping each user's latest event's attributes.",
             table="users",
+            outlets=writes("users"),
             sql="load/users.sql",
             mode="upsert",
             key_columns=["user_id"],
@@ -142,6 +147,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             task_id="load_songs",
             doc_md="Upsert one row per song_id from the staged catalogue (only new or changed rows are written).",
             table="songs",
+            outlets=writes("songs"),
             sql="load/songs.sql",
             mode="upsert",
             key_columns=["song_id"],
@@ -150,6 +156,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             task_id="load_artists",
             doc_md="Upsert one row per artist_id (a deterministic pick where source rows disagree).",
             table="artists",
+            outlets=writes("artists"),
             sql="load/artists.sql",
             mode="upsert",
             key_columns=["artist_id"],
@@ -159,6 +166,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             doc_md="Upsert one row per distinct songplay start_time of the interval; remove the interval's rows "
             "no play has any more.",
             table="time",
+            outlets=writes("time"),
             sql="load/time.sql",
             mode="upsert",
             key_columns=["start_time"],
@@ -168,6 +176,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         run_quality_checks = DataQualityOperator(
             task_id="run_quality_checks",
             checks=SPARKIFY_CHECKS,
+            outlets=writes("quality_results"),
             doc_md="Run the checks of `sparkify/warehouse_checks.py`; results in the log and `quality_results`.",
         )
         end = EmptyOperator(task_id="end", doc_md="The hour is loaded and checked.")

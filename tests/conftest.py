@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import importlib.util
 import os
 import shutil
@@ -276,13 +277,22 @@ def utc(*args) -> datetime:
 
 
 def run_tasks(
-    dag, start: datetime, end: datetime, bucket: str, task_ids: list[str] | None = None, params: dict | None = None
+    dag,
+    start: datetime,
+    end: datetime,
+    bucket: str,
+    task_ids: list[str] | None = None,
+    params: dict | None = None,
+    asset_events: dict | None = None,
 ) -> dict:
     """Render and execute the DAG's tasks (in topological order) for the interval [start, end).
 
     The same operators, SQL and templates as a real run; only the scheduler is left out, so a test can use any
-    interval (a whole month) and pick tasks. Returns each task's return value.
+    interval (a whole month) and pick tasks. Returns each task's return value; ``asset_events``, when given,
+    receives each task's asset events as ``task_id → [(asset name, extra), ...]``.
     """
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
     results = {}
     for task in dag.topological_sort():
         if task_ids is not None and task.task_id not in task_ids:
@@ -297,10 +307,23 @@ def run_tasks(
             "var": {"value": _Vars({"sparkify_s3_bucket": bucket})},
             "params": {**dag.params.dump(), **(params or {})},
             "task": op,
+            "outlet_events": OutletEventAccessors(),
+            "dag_run": _RunStub(run_after=end),
         }
         op.render_template_fields(context)
         results[task.task_id] = op.execute(context)
+        if asset_events is not None:
+            asset_events[task.task_id] = [
+                (e.dest_asset_key.name, e.extra)
+                for accessor in context["outlet_events"]._dict.values()
+                for e in accessor.asset_alias_events
+            ]
     return results
+
+
+@dataclasses.dataclass
+class _RunStub:
+    run_after: datetime
 
 
 class _Vars:

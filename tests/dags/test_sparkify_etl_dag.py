@@ -21,7 +21,7 @@ def test_dagbag_imports_without_errors():
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
-    assert sorted(bag.dag_ids) == ["sparkify_etl", "sparkify_etl_daily"]
+    assert sorted(bag.dag_ids) == ["sparkify_analytics", "sparkify_etl", "sparkify_etl_daily"]
 
 
 def test_graph_shape(dag):
@@ -167,3 +167,13 @@ def test_templated_budgets_are_checked_when_rendered():
     assert budget("10") == 10
     with pytest.raises(AirflowFailException, match="max_errors must be a whole number >= 0, got 'ten'"):
         budget("ten")
+
+
+def test_every_task_that_writes_a_table_declares_its_changes_alias(dag):
+    from sparkify.assets import writes
+
+    writers = {t.task_id: getattr(t, "table", None) for t in dag.tasks}
+    writers["run_quality_checks"] = "quality_results"
+    for task in dag.tasks:
+        table = writers[task.task_id]
+        assert task.outlets == (writes(table) if table else []), task.task_id

@@ -115,49 +115,38 @@ def test_a_cli_backfill_completes_every_hour(airflow, generated_data):
 
 def test_a_run_triggered_from_the_web_ui_succeeds(airflow):
     """Headless Debian chromium: sign in, open the DAG page, trigger 2018-11-16T14:00 from the UI, see Success."""
-    import shutil
+    from playwright.sync_api import expect
 
-    from playwright.sync_api import expect, sync_playwright
+    from tests.browser import chromium
 
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not os.path.exists(chromium):
-        pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
     af, _ = airflow
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync", "--disable-quic"],
-        )  # fmt: skip
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{af.url}/dags/sparkify_etl")
-            page.get_by_label("Username").fill("admin")
-            page.get_by_label("Password").fill(af.password())
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url("**/dags/sparkify_etl**")
-            expect(page.get_by_text("stage_events").first).to_be_visible()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{af.url}/dags/sparkify_etl")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(af.password())
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/dags/sparkify_etl**")
+        expect(page.get_by_text("stage_events").first).to_be_visible()
 
-            page.get_by_role("button", name="Trigger").first.click()
-            dialog = page.get_by_role("dialog")
-            page.get_by_test_id("datetime-input").click()  # the logical date defaults to now: set the hour
-            page.get_by_placeholder("YYYY/MM/DD").fill("2018/11/16")
-            page.get_by_placeholder("YYYY/MM/DD").press("Tab")
-            page.get_by_placeholder("HH:mm").fill("14:00")
-            page.get_by_placeholder("HH:mm").press("Tab")
-            dialog.get_by_text("Logical Date", exact=True).click()
-            expect(page.get_by_test_id("datetime-input")).to_have_text("Nov 16, 2018 14:00")
-            dialog.get_by_role("button", name="Trigger").click()
+        page.get_by_role("button", name="Trigger").first.click()
+        dialog = page.get_by_role("dialog")
+        page.get_by_test_id("datetime-input").click()  # the logical date defaults to now: set the hour
+        page.get_by_placeholder("YYYY/MM/DD").fill("2018/11/16")
+        page.get_by_placeholder("YYYY/MM/DD").press("Tab")
+        page.get_by_placeholder("HH:mm").fill("14:00")
+        page.get_by_placeholder("HH:mm").press("Tab")
+        dialog.get_by_text("Logical Date", exact=True).click()
+        expect(page.get_by_test_id("datetime-input")).to_have_text("Nov 16, 2018 14:00")
+        dialog.get_by_role("button", name="Trigger").click()
 
-            page.wait_for_url("**/dags/sparkify_etl/runs/**")
-            run_id = page.url.rsplit("/runs/", 1)[1].split("?")[0]
-            expect(page.get_by_text("2018-11-16 14:00:00").first).to_be_visible()
-            run_state = page.get_by_test_id("header-card").get_by_test_id("state-badge")
-            expect(run_state).to_have_text("Success", timeout=240_000)
-            page.screenshot(path=str(af.home / "ui-run-success.png"))
-        finally:
-            browser.close()
+        page.wait_for_url("**/dags/sparkify_etl/runs/**")
+        run_id = page.url.rsplit("/runs/", 1)[1].split("?")[0]
+        expect(page.get_by_text("2018-11-16 14:00:00").first).to_be_visible()
+        run_state = page.get_by_test_id("header-card").get_by_test_id("state-badge")
+        expect(run_state).to_have_text("Success", timeout=240_000)
+        page.screenshot(path=str(af.home / "ui-run-success.png"))
+
     from urllib.parse import unquote
 
     run = af.api("GET", f"dags/sparkify_etl/dagRuns/{unquote(run_id)}")

@@ -29,8 +29,9 @@ def month_warehouse(course_bucket, course_catalogue, admin_dsn):
         with wh.as_redshift_connection():
             dag = load_dag()
             dag.get_task("stage_events").s3_key = "log_data/2018/11/"  # the month: every daily file
-            results = run_tasks(dag, *MONTH, bucket=course_bucket)
-        yield wh, {**results, "stage_songs (catalogue)": catalogue}
+            events: dict = {}
+            results = run_tasks(dag, *MONTH, bucket=course_bucket, asset_events=events)
+        yield wh, {**results, "stage_songs (catalogue)": catalogue, "asset events": events}
     finally:
         wh.drop()
 
@@ -85,3 +86,94 @@ def test_month_artists_are_one_row_each_and_from_the_source(month_warehouse, raw
     loaded = wh.query("SELECT artist_id, name FROM artists")
     assert len(loaded) == len({a for a, _ in loaded}) == len(rows_by_artist)
     assert all(name in rows_by_artist[artist_id] for artist_id, name in loaded)
+
+
+def test_month_asset_events_name_the_tables_that_changed(month_warehouse):
+    """Each writer emits its table's asset event with its counts; stage_songs read nothing new: no event."""
+    _, results = month_warehouse
+    events = results["asset events"]
+    assert events["stage_songs"] == []
+    assert events["begin"] == events["end"] == []
+    for task, table in [("stage_events", "staging_events"), ("load_songplays", "songplays"), ("load_users", "users"),
+                        ("load_songs", "songs"), ("load_artists", "artists"), ("load_time", "time"),
+                        ("run_quality_checks", "quality_results")]:  # fmt: skip
+        assert [name for name, _ in events[task]] == [f"sparkify.public.{table}"], task
+    ((_, extra),) = events["load_songplays"]
+    assert extra["inserted"] == 6820
+    assert extra["data_interval_start"] == "2018-11-01 00:00:00"
+    assert events["stage_events"][0][1]["rows_staged"] == 8056
+
+
+def test_the_report_shows_what_the_warehouse_holds(month_warehouse, course_bucket, tmp_path):
+    """The analytics DAG's tasks on the month, then the page in headless chromium: its numbers are the warehouse's."""
+    import importlib.util
+
+    from tests.browser import chromium
+    from tests.conftest import ROOT
+    from tools.seed import s3_client
+
+    wh, _ = month_warehouse
+    spec = importlib.util.spec_from_file_location("sparkify_analytics", ROOT / "dags" / "sparkify_analytics.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.dag.get_task("publish_report").local_path = str(tmp_path / "report.html")
+    events: dict = {}
+    with wh.as_redshift_connection():
+        results = run_tasks(module.dag, *MONTH, bucket=course_bucket, asset_events=events)
+    assert results["build_analytics_tables"]["plays_by_hour_weekday"]["rows"] == 7 * 24
+    assert len(events["build_analytics_tables"]) == 8  # one asset event per answer table
+
+    # The answers, straight from the star schema (not through the analytics SQL).
+    top_song, top_plays = wh.query(
+        "SELECT s.title, COUNT(*) FROM songplays sp JOIN songs s USING (song_id) GROUP BY sp.song_id, s.title "
+        "ORDER BY 2 DESC, sp.song_id LIMIT 1"
+    )[0]
+    paid_share = wh.scalar("SELECT ROUND(100.0 * COUNT(*) FILTER (WHERE level = 'paid') / COUNT(*), 1) FROM songplays")
+    resolved = wh.scalar("SELECT COUNT(song_id) FROM songplays")
+    sessions = wh.scalar("SELECT COUNT(DISTINCT (user_id, session_id)) FROM songplays")
+    upgrades = wh.scalar(
+        "SELECT COUNT(*) FROM (SELECT level, LAG(level) OVER (PARTITION BY user_id ORDER BY start_time, songplay_id)"
+        " AS prev FROM songplays WHERE user_id IS NOT NULL) AS p WHERE prev = 'free' AND level = 'paid'"
+    )
+    assert (top_plays, resolved) == (37, 319)  # the course month
+
+    page_path = tmp_path / "report.html"
+    assert results["publish_report"]["local_path"] == str(page_path)
+    obj = s3_client().get_object(Bucket=course_bucket, Key="reports/latest.html")
+    assert obj["ContentType"].startswith("text/html")
+    assert obj["Body"].read() == page_path.read_bytes()
+
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        outside: list[str] = []  # the page must need nothing but itself
+
+        def block_outside(route):
+            if not route.request.url.startswith(("file:", "data:", "blob:")):
+                outside.append(route.request.url)
+                return route.abort()
+            return route.continue_()
+
+        page.route("**/*", block_outside)
+        page.goto(page_path.as_uri())
+        for chart in ("top_songs", "top_artists", "plays_by_hour_weekday", "listening_by_level",
+                      "daily_active_users", "sessions"):  # fmt: skip
+            page.wait_for_selector(f"#chart-{chart} .main-svg", timeout=30_000)  # drawn by the embedded plotly.js
+
+        def kpi(name: str) -> str:
+            return page.locator(f"[data-kpi={name}]").inner_text()
+
+        assert kpi("plays") == "6,820"
+        assert kpi("top-song-plays") == f"{top_plays:,}"
+        assert kpi("top-song-title") == top_song
+        assert kpi("paid-share") == f"{paid_share:.1f}%"
+        assert kpi("resolved-plays") == f"{resolved:,}"
+        assert kpi("sessions") == f"{sessions:,}"
+        assert kpi("upgrades").split(" / ")[0] == f"{upgrades:,}"
+        assert kpi("first-play").startswith("2018-11-01")
+        assert kpi("last-play").startswith("2018-11-30")
+        first_row = page.locator("[data-table=top_songs] tbody tr").first.locator("td").all_inner_texts()
+        assert first_row[1] == top_song
+        assert str(top_plays) in first_row
+        page.screenshot(path=str(tmp_path / "report.png"))
+        assert outside == []
+    assert (tmp_path / "report.png").stat().st_size > 50_000  # a picture, not a blank page

@@ -1,14 +1,17 @@
 """The Sparkify operators."""
 
+from sparkify.operators.analytics import BuildAnalyticsTablesOperator, PublishReportOperator
 from sparkify.operators.data_quality import DataQualityOperator
 from sparkify.operators.load import LoadDimensionOperator, LoadFactOperator
 from sparkify.operators.schema import CreateTablesOperator
 from sparkify.operators.stage import StageToRedshiftOperator
 
 __all__ = [
+    "BuildAnalyticsTablesOperator",
     "CreateTablesOperator",
     "DataQualityOperator",
     "LoadDimensionOperator",
     "LoadFactOperator",
+    "PublishReportOperator",
     "StageToRedshiftOperator",
 ]

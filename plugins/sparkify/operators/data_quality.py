@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from sparkify import engines
+from sparkify import assets, engines
 from sparkify.engines import Engine
 from sparkify.quality import Check
 from sparkify.runtime import InvalidArgumentError, interval_parameters, logical_date, run_id, utc_now
@@ -81,6 +81,9 @@ class DataQualityOperator(BaseOperator):
             results = [self._run(engine, conn, check, interval) for check in self.checks]
             if self.store_results:
                 self._store(engine, conn, results, context)
+        if self.store_results:
+            assets.record_change(context, self.outlets, "quality_results", len(results),
+                                 {"checks": len(results), **interval}, self.log)  # fmt: skip
         failed = [r for r in results if r["status"] in ("fail", "error")]
         warned = [r for r in results if r["status"] == "warn"]
         self.log.info(

@@ -26,7 +26,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
-from sparkify import engines
+from sparkify import assets, engines
 from sparkify.engines import Engine
 from sparkify.runtime import InvalidArgumentError, interval_parameters
 from sparkify.sql import delete_matching, ident, idents, render, replace_by_key, validate_identifier
@@ -108,6 +108,8 @@ class _LoadTableOperator(BaseOperator):
             counts["seconds"],
             f"{counts['table_rows']:,}",
         )
+        changed = counts["inserted"] + counts["updated"] + counts["deleted"] + counts["removed"]
+        assets.record_change(context, self.outlets, self.table, changed, {**params, **counts}, self.log)
         return counts
 
 

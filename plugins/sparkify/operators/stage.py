@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
-from sparkify import engines
+from sparkify import assets, engines
 from sparkify.connections import get_connection
 from sparkify.ingest import catalog
 from sparkify.ingest.s3 import MissingInputError, S3Source
@@ -180,13 +180,16 @@ class StageToRedshiftOperator(BaseOperator):
             (" (full reload)" if full_reload else " (incremental: new or changed objects only)")
             if self.incremental else "",
         )  # fmt: skip
-        return {
+        summary = {
             "rows_staged": result.rows,
             "lines_rejected": len(result.rejections),
             "objects_listed": len(listed),
             "objects_read": len(pending),
             "bytes_read": n_bytes,
         }
+        assets.record_change(context, self.outlets, self.table, result.rows + replaced,
+                             {**summary, "rows_replaced": replaced, "run_id": request.run_id}, self.log)  # fmt: skip
+        return summary
 
     def _forget_rows_from(self, cur: Any, origins: list[str]) -> int:
         """Delete the staged rows whose ``staged_from`` is one of ``origins``; return how many."""

@@ -1,0 +1,54 @@
+"""
+### sparkify_analytics — answers for the analytics team, after the star schema changes
+
+Scheduled on the star schema's **assets** (`sparkify.public.songplays`, `users`, `songs`, `artists`, `time`),
+not on a clock: a run starts after an ETL run (`sparkify_etl` or `sparkify_etl_daily`) changed any of those
+tables. ETL tasks emit an asset event only when they changed rows, so a rerun that finds the tables already
+right does not start this DAG.
+
+1. **build_analytics_tables** answers each question of `include/sql/analytics/` (one statement per file: most
+   played songs and artists, plays by hour × weekday, free vs paid listening, upgrades and downgrades, active
+   users per day, plays that resolve to a known song, sessions and their length) as a table of the `analytics`
+   schema — all replaced in one transaction, for BI tools to read.
+2. **publish_report** renders the report — one self-contained HTML page (charts embedded: it opens without a
+   network) with the period it covers, when it was built and from which ETL runs — to
+   `s3://<bucket>/reports/sparkify-report-<run>.html`, `reports/latest.html` and
+   `$AIRFLOW_HOME/reports/sparkify-report.html`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, AssetAny
+
+from sparkify.analytics import QUESTIONS, SCHEMA
+from sparkify.assets import star_schema_assets, writes
+from sparkify.operators import BuildAnalyticsTablesOperator, PublishReportOperator
+
+BUCKET = "{{ var.value.get('sparkify_s3_bucket', 'sparkify') }}"
+
+with DAG(
+    dag_id="sparkify_analytics",
+    description="Answer the analytics questions as tables and publish the report, after the star schema changes",
+    doc_md=__doc__,
+    schedule=AssetAny(*star_schema_assets()),
+    start_date=datetime(2018, 11, 1),
+    catchup=False,
+    max_active_runs=1,  # each run reads the tables as they are: runs queued behind it see the newest state
+    default_args={"owner": "sparkify-data-eng", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    tags=["sparkify", "analytics"],
+) as dag:
+    build_analytics_tables = BuildAnalyticsTablesOperator(
+        task_id="build_analytics_tables",
+        doc_md="Rebuild the `analytics` schema's tables, one per question (`include/sql/analytics/`).",
+        outlets=[alias for q in QUESTIONS for alias in writes(q.name, SCHEMA)],
+    )
+    publish_report = PublishReportOperator(
+        task_id="publish_report",
+        doc_md="Render the report from the `analytics` tables and write it to the bucket and a local path.",
+        s3_bucket=BUCKET,
+        s3_key="reports/sparkify-report-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%SZ') }}.html",
+        latest_key="reports/latest.html",
+    )
+    build_analytics_tables >> publish_report

@@ -40,7 +40,8 @@ def plays_per_hour(folder) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def airflow(local_stack, admin_dsn, generated_bucket):
-    with scratch_airflow(admin_dsn, "e2e", PORT, generated_bucket) as (af, wh):
+    dag_ids = ("sparkify_etl", "sparkify_analytics")  # both unpaused, as a user would
+    with scratch_airflow(admin_dsn, "e2e", PORT, generated_bucket, dag_ids=dag_ids) as (af, wh):
         yield af, wh
 
 
@@ -82,6 +83,53 @@ def test_a_run_triggered_through_the_rest_api_succeeds(airflow, generated_data):
         log = af.api("GET", f"dags/sparkify_etl/dagRuns/rest_api_test/taskInstances/{task}/logs/1")
         text = json.dumps(log)
         assert phrase in text, (task, text[:2000])
+
+
+def analytics_runs(af) -> list[dict]:
+    return af.api("GET", "dags/sparkify_analytics/dagRuns?limit=100&order_by=run_after")["dag_runs"]
+
+
+def wait_for_analytics(af, at_least: int, timeout: float = 180) -> list[dict]:
+    """The analytics DAG's runs once at least ``at_least`` exist and none is queued or running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = analytics_runs(af)
+        if len(runs) >= at_least and all(r["state"] in ("success", "failed") for r in runs):
+            return runs
+        time.sleep(2)
+    raise AssertionError(f"sparkify_analytics: {len(analytics_runs(af))} runs, wanted {at_least} finished")
+
+
+def test_the_analytics_dag_follows_the_etl_runs_that_change_the_tables(airflow, generated_bucket):
+    """After rest_api_test (which loaded an hour) the analytics DAG ran on asset events; a rerun that changes
+    nothing emits none and starts no analytics run."""
+    from tools.seed import s3_client
+
+    af, _ = airflow
+    runs = wait_for_analytics(af, at_least=1)
+    assert {r["state"] for r in runs} == {"success"}
+    assert {r["run_type"] for r in runs} == {"asset_triggered"}
+    first = runs[0]["dag_run_id"]
+    log = json.dumps(af.api("GET", f"dags/sparkify_analytics/dagRuns/{first}/taskInstances/publish_report/logs/1"))
+    assert "triggered by sparkify_etl/rest_api_test" in log, log[:3000]
+    page = s3_client().get_object(Bucket=generated_bucket, Key="reports/latest.html")["Body"].read()
+    assert b"sparkify_etl/rest_api_test" in page
+
+    # Rerun the hour: the tables are right already, so no writer emits an event and no analytics run starts.
+    before = af.api("GET", "dags/sparkify_etl/dagRuns/rest_api_test")
+    af.api("POST", "dags/sparkify_etl/clearTaskInstances",
+           {"dry_run": False, "dag_run_id": "rest_api_test", "only_failed": False, "reset_dag_runs": True})  # fmt: skip
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        run = af.api("GET", "dags/sparkify_etl/dagRuns/rest_api_test")
+        if run["state"] in ("success", "failed") and run["end_date"] != before["end_date"]:
+            break
+        time.sleep(2)
+    assert run["state"] == "success"
+    log = json.dumps(af.api("GET", "dags/sparkify_etl/dagRuns/rest_api_test/taskInstances/load_songplays/logs/2"))
+    assert "asset sparkify.public.songplays: no event (no rows changed)" in log, log[:3000]
+    time.sleep(10)  # scheduler loops in which a (wrong) asset-triggered run would be created
+    assert len(analytics_runs(af)) == len(runs)
 
 
 def test_a_cli_backfill_completes_every_hour(airflow, generated_data):

@@ -47,7 +47,7 @@ def test_airflow_services_run_celery_from_our_image_with_the_project_mounted(sta
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres/airflow")
-        assert env["AIRFLOW_CONN_REDSHIFT"] == "postgres://sparkify:sparkify@warehouse:5432/warehouse"
+        assert env["AIRFLOW_CONN_REDSHIFT"] == "postgres://sparkify:local-dev-only@warehouse:5432/warehouse"
         targets = {v["target"] for v in service["volumes"]}
         assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/include"} <= targets
     assert stack["services"]["airflow-worker"]["command"] == ["celery", "worker"]

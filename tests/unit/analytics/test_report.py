@@ -53,3 +53,12 @@ def test_the_page_is_self_contained_escaped_and_says_what_it_covers():
     assert 'Built <span data-kpi="built-at">2026-01-02 03:04:05</span> UTC by sparkify_analytics run r1' in html
     assert "sparkify_etl/scheduled__2018-11-01T22:00:00+00:00" in html
     assert all(f'id="chart-{name}"' in html for name in ("top_songs", "plays_by_hour_weekday", "sessions"))
+
+
+def test_a_warehouse_with_few_plays_still_gets_a_page():
+    """One loaded hour: no level changes, no resolved plays — empty answers render as 'No rows yet.'"""
+    empty = {**ANSWERS, "level_changes": [], "top_songs": [], "top_artists": [], "sessions": []}
+    html = report.render(empty, COVERAGE, built_at=datetime(2026, 1, 2), built_by="t", source_runs=[], engine="pg")
+    assert 'data-empty="level_changes"' in html
+    assert 'data-empty="top_songs"' in html
+    assert report.kpis(empty, COVERAGE)["median_session_minutes"] == 0

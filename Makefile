@@ -33,6 +33,7 @@ down:  ## stop Airflow (if started) and the local stack by PID; idempotent
 	@if [ -x $(PY) ]; then $(PY) -m tools.airflow_stack down && $(PY) -m tools.stack down; fi
 
 airflow: up  ## start Airflow 3 (api-server, scheduler, dag-processor, triggerer) on the local stack; prints URL + login
+	@$(PY) -m tools.seed --live --seed $(SEED)
 	@$(PY) -m tools.airflow_stack up
 
 env: $(STAMP)  ## start the stack if needed and print shell exports: eval "$$(make -s env)"

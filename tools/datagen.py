@@ -355,12 +355,41 @@ def generate(
     for d in range(days):
         day = start + timedelta(days=d)
         events = make_day(rng, day, users, songs, weights, (d + 1) * 10_000, events_per_day, match_rate)
-        path = out / "log_data" / f"{day:%Y}" / f"{day:%m}" / f"{day:%Y-%m-%d}-events.json"
+        path = out / log_key(day)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
         n_events += len(events)
     (out / "log_json_path.json").write_bytes(orjson.dumps(JSON_PATHS, option=orjson.OPT_INDENT_2))
     return {"songs": len(songs), "events": n_events, "days": days}
+
+
+def live_day(
+    day: date,
+    seed: int = 42,
+    n_songs: int = 1500,
+    n_users: int = 100,
+    events_per_day: int = 2400,  # every hour has plays (the course averages 270 a day)
+    match_rate: float = 0.05,
+) -> bytes:
+    """The activity log of one calendar day (UTC) for the live local stack, as JSON lines.
+
+    Deterministic for (day, seed): re-seeding the same day writes the same bytes (the same ETag, so staging
+    reads it once). The songs and users are those ``generate(seed=seed)`` makes with the same counts, so plays
+    resolve against the catalogue ``make demo`` seeds; sessions are numbered from the day's ordinal and never
+    collide with another day's.
+    """
+    rng = random.Random(seed)
+    songs = make_songs(rng, n_songs)
+    users = make_users(rng, n_users)
+    weights = [1.0 / (rank + 1) for rank in range(len(songs))]
+    day_rng = random.Random(f"{seed}-{day.isoformat()}")
+    events = make_day(day_rng, day, users, songs, weights, day.toordinal() * 10_000, events_per_day, match_rate)
+    return b"".join(orjson.dumps(e) + b"\n" for e in events)
+
+
+def log_key(day: date) -> str:
+    """Where the course bucket keeps a day's activity log."""
+    return f"log_data/{day:%Y}/{day:%m}/{day:%Y-%m-%d}-events.json"
 
 
 COURSE_SONGS, COURSE_EVENTS_PER_DAY, COURSE_USERS = 14_896, 8_056 / 30, 97

@@ -2,9 +2,13 @@
 
     python -m tools.seed --data ../shared/data/sparkify      # a folder in the course layout
     python -m tools.seed --generate [--seed 42]             # the project's generated Sparkify-shaped data
+    python -m tools.seed --live [--seed 42]                 # add yesterday's, today's and tomorrow's logs (UTC)
 
 Keys keep the course bucket's layout: ``song_data/…``, ``log_data/YYYY/MM/YYYY-MM-DD-events.json`` and
 ``log_json_path.json``. The bucket is emptied first, so it holds exactly the folder (``--keep`` to add instead).
+``--live`` (what ``make airflow`` runs) keeps what the bucket holds — seeding the generated data first if it
+has none — and adds generated activity logs for yesterday, today and tomorrow, so the scheduler's live hours
+and a UI trigger with the form's default date (now) find their input.
 Uses the ``aws_default`` connection from the environment (``eval "$(make -s env)"`` sets it).
 """
 
@@ -15,6 +19,7 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from tools.stack import LOCAL, env
@@ -68,23 +73,48 @@ def seed(folder: Path, bucket: str, keep: bool = False) -> int:
     return len(files)
 
 
+def seed_live(bucket: str, today: date, seed_value: int = 42) -> list[str]:
+    """Add the live days' activity logs to ``bucket`` (generated data first if it has no data); their keys."""
+    from tools.datagen import live_day, log_key
+
+    client = s3_client()
+    buckets = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    has_data = bucket in buckets and client.list_objects_v2(Bucket=bucket, Prefix="log_json_path.json")["KeyCount"]
+    if not has_data:
+        seed(generated(seed_value), bucket, keep=True)
+    keys = []
+    for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
+        keys.append(log_key(day))
+        client.put_object(Bucket=bucket, Key=keys[-1], Body=live_day(day, seed_value))
+    print(f"live days in s3://{bucket}: {', '.join(keys)}")
+    return keys
+
+
+def generated(seed_value: int) -> Path:
+    """The generated data of ``seed_value`` (made on first use)."""
+    from tools.datagen import generate
+
+    folder = LOCAL / "data" / f"generated-seed{seed_value}"
+    if not (folder / "log_json_path.json").exists():
+        stats = generate(folder, seed=seed_value)
+        print(f"generated {stats['songs']:,} songs and {stats['events']:,} events in {folder}")
+    return folder
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", type=Path, help="a folder in the course layout")
     src.add_argument("--generate", action="store_true", help="generate Sparkify-shaped data (tools.datagen)")
+    src.add_argument("--live", action="store_true", help="add generated logs for yesterday, today and tomorrow")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--bucket", default=env()["SPARKIFY_BUCKET"])
     p.add_argument("--keep", action="store_true", help="do not empty the bucket first")
     a = p.parse_args()
-    folder = a.data
-    if a.generate:
-        from tools.datagen import generate
-
-        folder = LOCAL / "data" / f"generated-seed{a.seed}"
-        if not (folder / "log_json_path.json").exists():
-            stats = generate(folder, seed=a.seed)
-            print(f"generated {stats['songs']:,} songs and {stats['events']:,} events in {folder}")
+    if a.live:
+        seed_live(a.bucket, datetime.now(UTC).date(), a.seed)
+        return
+    folder = generated(a.seed) if a.generate else a.data
     seed(folder.resolve(), a.bucket, keep=a.keep)
 
 

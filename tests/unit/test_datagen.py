@@ -71,3 +71,26 @@ def test_songs_carry_the_course_quirks(tmp_path):
     for s in songs:
         names.setdefault(s["artist_id"], set()).add((str(s["artist_name"]), str(s["artist_location"])))
     assert any(len(v) > 1 for v in names.values())  # artist rows that disagree
+
+
+def test_a_live_day_is_deterministic_covers_the_day_and_plays_the_demo_catalogue():
+    import json
+    import random
+    from datetime import UTC, date, datetime
+
+    from tools.datagen import live_day, log_key, make_songs
+
+    day = date(2026, 11, 27)
+    data = live_day(day, seed=42)
+    assert data == live_day(day, seed=42)
+    assert data != live_day(date(2026, 11, 28), seed=42)
+    events = [json.loads(line) for line in data.splitlines()]
+    hours = {datetime.fromtimestamp(e["ts"] / 1000, UTC).hour for e in events if e["page"] == "NextSong"}
+    days = {datetime.fromtimestamp(e["ts"] / 1000, UTC).date() for e in events}
+    assert days == {day}
+    assert len(hours) == 24  # plays in every hour: each live run changes the tables
+    catalogue = {(s.title, s.artist_name) for s in make_songs(random.Random(42), 1500)}  # what generate(seed=42) makes
+    plays = [e for e in events if e["page"] == "NextSong"]
+    assert any((e["song"], e["artist"]) in catalogue for e in plays)
+    assert min(e["sessionId"] for e in events) > 31 * 10_000  # never a session of the generated month
+    assert log_key(day) == "log_data/2026/11/2026-11-27-events.json"

@@ -61,6 +61,8 @@ class Check:
     params: dict[str, Any] = field(default_factory=dict)
     tolerance_pct: float = 0  # how far, in percent of the expected value, the observed one may be off
     null_passes: str | None = None  # set: a NULL observation passes, and this says why (e.g. "too little history")
+    table: str | None = None  # what the check is about: lineage attaches its result to this table
+    column: str | None = None
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -100,6 +102,10 @@ class Check:
         return text + (f" ± {self.tolerance_pct:g} %" if self.tolerance_pct else "")
 
 
+def _one(columns: Sequence[str]) -> str | None:
+    return columns[0] if len(columns) == 1 else None
+
+
 def in_interval(column: str) -> str:
     """``column >= %(data_interval_start)s AND column < %(data_interval_end)s``, for hand-written checks."""
     return render(INTERVAL.format(col=ident(column, "column")))
@@ -126,18 +132,19 @@ def custom_sql(
     severity: str = "error",
     *,
     tolerance_pct: float = 0,
+    table: str | None = None,
     **params: Any,
 ) -> Check:
     """Any query returning one value; it may use ``%(data_interval_start)s`` / ``%(data_interval_end)s`` and
-    ``%(run_id)s`` (the run's id)."""
-    return Check(name, query, expected, comparison, severity, params, tolerance_pct)
+    ``%(run_id)s`` (the run's id). ``table``: what it is about (for lineage)."""
+    return Check(name, query, expected, comparison, severity, params, tolerance_pct, table=table)
 
 
 def not_null(table: str, columns: Sequence[str], *, interval_column: str | None = None, severity: str = "error"):
     nulls = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(ident(c, "column")) for c in columns)
     query = sql.SQL("SELECT COUNT(*) FROM {}{}").format(ident(table, "table"), _where(interval_column, nulls))
     name = f"not_null: {table}({', '.join(columns)}){_scope(interval_column)}"
-    return Check(name, render(query), 0, "==", severity)
+    return Check(name, render(query), 0, "==", severity, table=table, column=_one(columns))
 
 
 def unique(table: str, columns: Sequence[str], *, interval_column: str | None = None, severity: str = "error"):
@@ -146,7 +153,7 @@ def unique(table: str, columns: Sequence[str], *, interval_column: str | None = 
         "SELECT COUNT(*) FROM (SELECT {cols} FROM {t}{where} GROUP BY {cols} HAVING COUNT(*) > 1) AS duplicates"
     ).format(cols=cols, t=ident(table, "table"), where=_where(interval_column))
     name = f"unique: {table}({', '.join(columns)}){_scope(interval_column)}"
-    return Check(name, render(query), 0, "==", severity)
+    return Check(name, render(query), 0, "==", severity, table=table, column=_one(columns))
 
 
 def accepted_values(
@@ -158,7 +165,8 @@ def accepted_values(
     )
     query = sql.SQL("SELECT COUNT(*) FROM {}{}").format(ident(table, "table"), _where(interval_column, outside))
     name = f"accepted_values: {table}.{column} in {{{', '.join(map(str, values))}}}{_scope(interval_column)}"
-    return Check(name, render(query), 0, "==", severity, dict(zip(names, values, strict=True)))
+    return Check(name, render(query), 0, "==", severity, dict(zip(names, values, strict=True)), table=table,
+                 column=column)  # fmt: skip
 
 
 def relationships(
@@ -188,7 +196,7 @@ def relationships(
         sql.SQL(" AND ").join(conditions),
     )
     name = f"relationships: {table}.{column} → {to_table}.{to_column}{_scope(interval_column)}"
-    return Check(name, render(query), 0, "==", severity)
+    return Check(name, render(query), 0, "==", severity, table=table, column=column)
 
 
 def row_count(
@@ -203,14 +211,16 @@ def row_count(
     query = sql.SQL("SELECT COUNT(*) FROM {}{}").format(ident(table, "table"), _where(interval_column))
     name = f"row_count: {table}{_scope(interval_column)}"
     if maximum is None:
-        return Check(name, render(query), minimum, ">=", severity, tolerance_pct=tolerance_pct)
-    return Check(name, render(query), (minimum, maximum), "between", severity, tolerance_pct=tolerance_pct)
+        return Check(name, render(query), minimum, ">=", severity, tolerance_pct=tolerance_pct, table=table)
+    return Check(name, render(query), (minimum, maximum), "between", severity, tolerance_pct=tolerance_pct, table=table)
 
 
-def reconciliation(name: str, actual: str, expected: str, *, severity: str = "error") -> Check:
+def reconciliation(
+    name: str, actual: str, expected: str, *, severity: str = "error", table: str | None = None
+) -> Check:
     """``(actual) - (expected)`` must be 0: two single-count queries that must agree."""
     query = f"SELECT ({actual}) - ({expected})"
-    return Check(f"reconciliation: {name}", query, 0, "==", severity)
+    return Check(f"reconciliation: {name}", query, 0, "==", severity, table=table)
 
 
 def freshness(table: str, column: str, *, max_age_seconds: int, severity: str = "warn") -> Check:
@@ -224,7 +234,7 @@ def freshness(table: str, column: str, *, max_age_seconds: int, severity: str = 
         "SELECT CAST(EXTRACT(EPOCH FROM CAST(%(data_interval_end)s AS TIMESTAMP)) - EXTRACT(EPOCH FROM ({})) AS BIGINT)"
     ).format(newest)
     name = f"freshness: {table}.{column} within {max_age_seconds:,} s of the interval end"
-    return Check(name, render(query), max_age_seconds, "<=", severity)
+    return Check(name, render(query), max_age_seconds, "<=", severity, table=table, column=column)
 
 
 def volume_vs_history(
@@ -270,5 +280,5 @@ def volume_vs_history(
     )
     return Check(
         name, render(query), -tolerance_pct, ">=", severity,
-        null_passes=f"fewer than {min_history} earlier intervals with rows",
+        null_passes=f"fewer than {min_history} earlier intervals with rows", table=table,
     )  # fmt: skip

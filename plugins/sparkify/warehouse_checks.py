@@ -38,6 +38,7 @@ SPARKIFY_CHECKS = [
         actual=f"SELECT COUNT(*) FROM songplays WHERE {in_interval(PLAYS)}",
         expected="SELECT COUNT(DISTINCT CAST(session_id AS VARCHAR) || '-' || CAST(item_in_session AS VARCHAR))"
         f" FROM staging_events WHERE page = 'NextSong' AND {in_interval('ts')}",
+        table="songplays",
     ),
     row_count("songplays", minimum=0, maximum=100_000, interval_column=PLAYS, severity="warn"),
     freshness("songplays", PLAYS, max_age_seconds=24 * 3600, severity="warn"),
@@ -50,6 +51,7 @@ SPARKIFY_CHECKS = [
         "SELECT COUNT(*) FROM load_errors WHERE run_id = %(run_id)s",
         expected=0,
         severity="warn",
+        table="load_errors",
     ),
     # users
     not_null("users", ["user_id", "level", "last_seen_at"]),
@@ -73,5 +75,6 @@ SPARKIFY_CHECKS = [
         " OR weekday NOT BETWEEN 0 AND 6 OR week NOT BETWEEN 1 AND 53 OR day NOT BETWEEN 1 AND 31"
         " OR month NOT BETWEEN 1 AND 12)",
         expected=0,
+        table="time",
     ),
 ]  # fmt: skip

@@ -35,8 +35,10 @@ def airflow_db(local_stack) -> Iterator[dict[str, str]]:
         stack.psql(f"DROP DATABASE IF EXISTS {af.metadata_db} WITH (FORCE)")
 
 
-def dags_test(airflow_env: dict[str, str], logical_date: str, conn_uri: str, bucket: str) -> subprocess.Popen:
-    env = {**airflow_env, "AIRFLOW_CONN_REDSHIFT": conn_uri, "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket}
+def dags_test(
+    airflow_env: dict[str, str], logical_date: str, conn_uri: str, bucket: str, **extra_env: str
+) -> subprocess.Popen:
+    env = {**airflow_env, "AIRFLOW_CONN_REDSHIFT": conn_uri, "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket, **extra_env}
     return subprocess.Popen(
         [AIRFLOW, "dags", "test", "sparkify_etl", logical_date],
         env=env,
@@ -90,3 +92,53 @@ def test_two_hours_at_once_equal_one_after_the_other(airflow_db, generated_bucke
     got, want = concurrent.snapshot(), sequential.snapshot()
     assert got == want
     assert len(want["songplays"]) > 0
+
+
+def test_openlineage_events_name_what_each_task_read_and_wrote(airflow_db, generated_bucket, new_warehouse, tmp_path):
+    """OpenLineage's file transport (offline): S3 → staging → star schema, with schemas, row counts and the
+    quality task's results as data-quality assertions."""
+    import json
+
+    wh = new_warehouse("lineage")
+    events_file = tmp_path / "openlineage.jsonl"
+    transport = json.dumps({"type": "file", "log_file_path": str(events_file), "append": True})
+    lineage = {"AIRFLOW__OPENLINEAGE__TRANSPORT": transport, "AIRFLOW__OPENLINEAGE__NAMESPACE": "sparkify-test"}
+    finish(dags_test(airflow_db, "2018-11-15T16:00:00+00:00", wh.conn_uri, generated_bucket, **lineage))
+    events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
+    complete = {e["job"]["name"].rsplit(".", 1)[-1]: e for e in events if e["eventType"] == "COMPLETE"}
+    warehouse = f"postgres://{wh.dsn.split('@', 1)[1].split('/', 1)[0]}"
+    database = wh.name
+
+    def names(event, side):
+        return sorted((d["namespace"], d["name"]) for d in event[side])
+
+    def table(name):
+        return (warehouse, f"{database}.public.{name}")
+
+    stage = complete["stage_events"]
+    assert names(stage, "inputs") == [(f"s3://{generated_bucket}", "log_data/2018/11/2018-11-15-events.json")]
+    assert names(stage, "outputs") == [table("staging_events")]
+    (out,) = stage["outputs"]
+    staged = wh.scalar("SELECT COUNT(*) FROM staging_events")
+    assert out["outputFacets"]["outputStatistics"]["rowCount"] == staged > 0
+    assert {"ts", "page", "user_id", "user_agent"} <= {f["name"] for f in out["facets"]["schema"]["fields"]}
+
+    songs = complete["stage_songs"]
+    assert names(songs, "inputs") == [(f"s3://{generated_bucket}", "song_data/")]  # 300 objects: the prefix
+    assert names(songs, "outputs") == [table("staging_songs")]
+
+    plays = complete["load_songplays"]
+    assert names(plays, "inputs") == [table("staging_events"), table("staging_songs")]
+    assert names(plays, "outputs") == [table("songplays")]
+    loaded = wh.scalar("SELECT COUNT(*) FROM songplays")
+    assert plays["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == loaded > 0
+    assert names(complete["load_time"], "inputs") == [table("songplays")]
+
+    quality = complete["run_quality_checks"]
+    checked = {d["name"].rsplit(".", 1)[-1]: d for d in quality["inputs"]}
+    assert {"songplays", "users", "songs", "artists", "time", "staging_events", "load_errors"} <= set(checked)
+    assertions = checked["songplays"]["facets"]["dataQualityAssertions"]["assertions"]
+    unique = next(a for a in assertions if a["assertion"] == "unique: songplays(songplay_id) in interval")
+    assert (unique["success"], unique["column"], unique["actual"]) == (True, "songplay_id", "0")
+    stored = wh.scalar("SELECT COUNT(*) FROM quality_results")
+    assert quality["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == stored

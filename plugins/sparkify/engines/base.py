@@ -100,6 +100,13 @@ class Engine:
     def make_hook(cls, conn_id: str) -> Any:
         raise NotImplementedError
 
+    # -- lineage ----------------------------------------------------------------------------------------------
+    def lineage_location(self) -> tuple[str, str | None]:
+        """The OpenLineage namespace of this warehouse and its database, e.g. ``("postgres://host:5432", "dwh")``
+        — from the provider hook's own ``get_openlineage_database_info``, as the providers' operators do."""
+        info = self.hook.get_openlineage_database_info(self.hook.get_connection(self.conn_id))
+        return f"{info.scheme}://{info.authority}", info.database
+
     # -- connections and transactions -------------------------------------------------------------------------
     def cursor(self, conn: Any) -> Any:
         return conn.cursor()

@@ -12,13 +12,14 @@ from airflow.sdk import BaseOperator
 
 from sparkify import assets, engines
 from sparkify.analytics import QUESTIONS, SCHEMA, Question, build_tables, read_answers
+from sparkify.lineage import Lineage, LineageMixin, TableUse
 from sparkify.runtime import utc_now
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class BuildAnalyticsTablesOperator(BaseOperator):
+class BuildAnalyticsTablesOperator(LineageMixin, BaseOperator):
     """
     Rebuild one table per analytics question (``include/sql/analytics/<name>.sql``) in the ``analytics`` schema.
 
@@ -47,15 +48,17 @@ class BuildAnalyticsTablesOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, dict[str, float]]:
         engine = engines.resolve(self.redshift_conn_id, self.log)
+        self._lineage = Lineage(engine, queries=[engine.read_sql(q.sql_path) for q in self.questions])
         started = time.monotonic()
         built = build_tables(engine, self.questions, self.schema, self.log)
+        self._lineage.outputs = [TableUse(name, self.schema, rows=int(c["rows"])) for name, c in built.items()]
         self.log.info("%s analytics tables rebuilt in %.2f s", len(built), time.monotonic() - started)
         for name, counts in built.items():
             assets.record_change(context, self.outlets, name, int(counts["rows"]), counts, self.log, self.schema)
         return built
 
 
-class PublishReportOperator(BaseOperator):
+class PublishReportOperator(LineageMixin, BaseOperator):
     """
     Render the analytics report (one self-contained HTML page) from the analytics tables and publish it.
 
@@ -101,6 +104,9 @@ class PublishReportOperator(BaseOperator):
         from sparkify.analytics import report, tables
 
         engine = engines.resolve(self.redshift_conn_id, self.log)
+        keys = [self.s3_key, *([self.latest_key] if self.latest_key else [])]
+        self._lineage = Lineage(engine, inputs=[TableUse(q.name, self.schema) for q in QUESTIONS],
+                                s3_outputs=[(self.s3_bucket, k) for k in keys])  # fmt: skip
         started = time.monotonic()
         coverage = tables.coverage(engine)
         answers = read_answers(engine, schema=self.schema)
@@ -108,7 +114,6 @@ class PublishReportOperator(BaseOperator):
         html = report.render(answers, coverage, built_at=utc_now(), built_by=f"{self.dag_id} run {context['run_id']}",
                              source_runs=runs, engine=engine.name)  # fmt: skip
         hook = S3Hook(aws_conn_id=self.aws_conn_id, extra_args={"ContentType": "text/html; charset=utf-8"})
-        keys = [self.s3_key, *([self.latest_key] if self.latest_key else [])]
         for key in keys:
             hook.load_string(html, key=key, bucket_name=self.s3_bucket, replace=True)
         default = Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "reports" / "sparkify-report.html"

@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from sparkify import assets, engines
 from sparkify.engines import Engine
+from sparkify.lineage import Lineage, LineageMixin, TableUse
 from sparkify.quality import Check
 from sparkify.runtime import InvalidArgumentError, interval_parameters, logical_date, run_id, utc_now
 from sparkify.sql import insert_values
@@ -31,7 +32,7 @@ RESULT_COLUMNS = [
 ]
 
 
-class DataQualityOperator(BaseOperator):
+class DataQualityOperator(LineageMixin, BaseOperator):
     """
     Run data-quality checks against the warehouse, for the run's data interval.
 
@@ -81,6 +82,7 @@ class DataQualityOperator(BaseOperator):
             results = [self._run(engine, conn, check, interval) for check in self.checks]
             if self.store_results:
                 self._store(engine, conn, results, context)
+        self._lineage = quality_lineage(engine, self.checks, results, self.store_results)
         if self.store_results:
             assets.record_change(context, self.outlets, "quality_results", len(results),
                                  {"checks": len(results), **interval}, self.log)  # fmt: skip
@@ -144,3 +146,15 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), "  ".join("-" * w for w in widths)]
     out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     return "\n".join(out)
+
+
+def quality_lineage(engine: Engine, checks: list[Check], results: list[dict[str, Any]], stored: bool) -> Lineage:
+    """The checked tables as inputs, each with its checks' results as data-quality assertions."""
+    tables: dict[str, TableUse] = {}
+    for check, r in zip(checks, results, strict=True):
+        use = tables.setdefault(check.table or "", TableUse(check.table or ""))
+        use.assertions.append({"assertion": check.name, "success": r["status"] == "pass", "column": check.column,
+                               "severity": check.severity, "expected": check.expectation,
+                               "actual": None if r["observed"] is None else str(r["observed"])})  # fmt: skip
+    outputs = [TableUse("quality_results", rows=len(results))] if stored else []
+    return Lineage(engine, inputs=[u for t, u in tables.items() if t], outputs=outputs)

@@ -28,6 +28,7 @@ from psycopg import sql
 
 from sparkify import assets, engines
 from sparkify.engines import Engine
+from sparkify.lineage import Lineage, LineageMixin, TableUse
 from sparkify.runtime import InvalidArgumentError, interval_parameters
 from sparkify.sql import delete_matching, ident, idents, render, replace_by_key, validate_identifier
 
@@ -39,7 +40,7 @@ CHANGED = "sparkify_changed"
 VANISHED = "sparkify_vanished"
 
 
-class _LoadTableOperator(BaseOperator):
+class _LoadTableOperator(LineageMixin, BaseOperator):
     modes: ClassVar[tuple[str, ...]] = ()
     template_fields: Sequence[str] = ("sql", "parameters")
     template_ext: Sequence[str] = (".sql",)
@@ -85,6 +86,7 @@ class _LoadTableOperator(BaseOperator):
         if self.sql.rstrip().endswith(".sql"):
             raise AirflowFailException(f"SQL file {self.sql!r} was not found on the DAG's template_searchpath")
         engine = engines.resolve(self.redshift_conn_id, self.log)
+        self._lineage = Lineage(engine, queries=[self.sql], outputs=[TableUse(self.table)])
         params = {**interval_parameters(context), **self.parameters}
         started = time.monotonic()
         with engine.transaction() as cur:
@@ -108,6 +110,7 @@ class _LoadTableOperator(BaseOperator):
             counts["seconds"],
             f"{counts['table_rows']:,}",
         )
+        self._lineage.outputs[0].rows = counts["inserted"] + counts["updated"]
         changed = counts["inserted"] + counts["updated"] + counts["deleted"] + counts["removed"]
         assets.record_change(context, self.outlets, self.table, changed, {**params, **counts}, self.log)
         return counts

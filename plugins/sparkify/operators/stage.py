@@ -14,6 +14,7 @@ from sparkify import assets, engines
 from sparkify.connections import get_connection
 from sparkify.ingest import catalog
 from sparkify.ingest.s3 import MissingInputError, S3Source
+from sparkify.lineage import Lineage, LineageMixin, TableUse
 from sparkify.runtime import InvalidArgumentError, run_id, utc_now
 from sparkify.sql import chunks, delete_where_in, ident, render, replace_by_key, validate_identifier
 
@@ -24,7 +25,7 @@ LAYOUTS = ("lines", "document")
 INCOMING = "stage_incoming"  # temp table: an incremental stage's rows, before they replace staged rows by key
 
 
-class StageToRedshiftOperator(BaseOperator):
+class StageToRedshiftOperator(LineageMixin, BaseOperator):
     """
     Stage JSON objects from S3 into a staging table of the warehouse.
 
@@ -113,6 +114,7 @@ class StageToRedshiftOperator(BaseOperator):
         self._validate_arguments()
         max_errors = budget(self.max_errors)
         engine = engines.resolve(self.redshift_conn_id, self.log)
+        self._lineage = lineage = Lineage(engine, outputs=[TableUse(self.table)])
         options = engine.options_for(self.engine_options)
         get_connection(self.aws_conn_id)  # a missing AWS connection fails now, naming its environment variable
         source = S3Source(self.aws_conn_id, self.s3_bucket)
@@ -150,6 +152,8 @@ class StageToRedshiftOperator(BaseOperator):
                     destination = self.table
                     replaced = self._forget_rows_from(cur, [source.uri(o.key) for o in pending])
 
+            lineage.read_objects(self.s3_bucket, [o.key for o in pending], locations)
+            lineage.outputs[0].columns = [(c.name, c.data_type) for c in columns]
             request = engines.StageRequest(
                 source=source, objects=pending, staging_table=self.table, destination=destination, columns=columns,
                 json_paths=None if self.json_paths == "auto" else self.json_paths, json_layout=self.json_layout,
@@ -180,6 +184,7 @@ class StageToRedshiftOperator(BaseOperator):
             (" (full reload)" if full_reload else " (incremental: new or changed objects only)")
             if self.incremental else "",
         )  # fmt: skip
+        lineage.outputs[0].rows = result.rows
         summary = {
             "rows_staged": result.rows,
             "lines_rejected": len(result.rejections),

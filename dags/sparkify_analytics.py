@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, AssetAny
 
+from sparkify.alerts import FailureAlert
 from sparkify.analytics import QUESTIONS, SCHEMA
 from sparkify.assets import star_schema_assets, writes
 from sparkify.operators import BuildAnalyticsTablesOperator, PublishReportOperator
@@ -36,7 +37,12 @@ with DAG(
     start_date=datetime(2018, 11, 1),
     catchup=False,
     max_active_runs=1,  # each run reads the tables as they are: runs queued behind it see the newest state
-    default_args={"owner": "sparkify-data-eng", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={
+        "owner": "sparkify-data-eng",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "on_failure_callback": [FailureAlert()],  # mails when the smtp_alerts connection exists
+    },
     tags=["sparkify", "analytics"],
 ) as dag:
     build_analytics_tables = BuildAnalyticsTablesOperator(

@@ -36,6 +36,7 @@ from pathlib import Path
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param
 
+from sparkify.alerts import FailureAlert
 from sparkify.assets import writes
 from sparkify.operators import (
     CreateTablesOperator,
@@ -56,6 +57,7 @@ default_args = {
     "retry_delay": timedelta(minutes=5),
     "email_on_retry": False,
     "email_on_failure": False,
+    "on_failure_callback": [FailureAlert()],  # mails when the smtp_alerts connection exists; off otherwise
 }
 
 

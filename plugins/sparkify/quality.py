@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
 from sparkify.sql import ident, idents, render
@@ -47,6 +48,15 @@ COMPARISONS = {
 }
 SEVERITIES = ("error", "warn")
 INTERVAL = sql.SQL("{col} >= %(data_interval_start)s AND {col} < %(data_interval_end)s")
+
+
+class QualityChecksFailedError(AirflowFailException):
+    """Checks of severity ``error`` failed: not retried (the data will not change), and the failed checks'
+    results (``check``, ``observed``, ``expected``) travel with it, to the alert."""
+
+    def __init__(self, message: str, failed: list[dict[str, Any]]) -> None:
+        super().__init__(message)
+        self.failed = failed
 
 
 @dataclass(frozen=True)

@@ -177,3 +177,10 @@ def test_every_task_that_writes_a_table_declares_its_changes_alias(dag):
     for task in dag.tasks:
         table = writers[task.task_id]
         assert task.outlets == (writes(table) if table else []), task.task_id
+
+
+def test_every_task_alerts_on_failure_through_the_notifier(dag):
+    from sparkify.alerts import FailureAlert
+
+    for task in dag.tasks:
+        assert [type(c) for c in task.on_failure_callback] == [FailureAlert], task.task_id

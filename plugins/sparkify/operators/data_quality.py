@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from sparkify import assets, engines
 from sparkify.engines import Engine
 from sparkify.lineage import Lineage, LineageMixin, TableUse
-from sparkify.quality import Check
+from sparkify.quality import Check, QualityChecksFailedError
 from sparkify.runtime import InvalidArgumentError, interval_parameters, logical_date, run_id, utc_now
 from sparkify.sql import insert_values
 
@@ -102,9 +101,10 @@ class DataQualityOperator(LineageMixin, BaseOperator):
         for r in warned:
             self.log.warning("quality warning: %s (observed %s, expected %s)", r["check"], r["observed"], r["expected"])
         if failed:
-            raise AirflowFailException(
+            raise QualityChecksFailedError(
                 f"{len(failed)} data-quality check(s) failed: "
-                + "; ".join(f"{r['check']} (observed {r['observed']}, expected {r['expected']})" for r in failed)
+                + "; ".join(f"{r['check']} (observed {r['observed']}, expected {r['expected']})" for r in failed),
+                failed,
             )
         return results
 

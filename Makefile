@@ -13,7 +13,7 @@ START ?= 2018-11-15T00
 END   ?= 2018-11-16T00
 SEED  ?= 42
 
-.PHONY: help install up down airflow env seed data demo report bench test test-fast lint test-deps clean
+.PHONY: help install up down airflow env seed data demo report aws-up aws-down bench test test-fast lint test-deps clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,17 @@ demo: up  ## load START..END on the embedded default (whole days: sparkify_etl_d
 
 report: up  ## answer the analytics questions in the local warehouse (after make demo) and write the HTML report; prints where
 	@$(PY) -m tools.report
+
+# The AWS side (infra/aws/sparkify-warehouse.yaml): DRY_RUN=1 prints the plan and changes nothing.
+AWS_PREFIX ?= sparkify
+WAREHOUSE ?= serverless
+AWS_ARGS = --prefix $(AWS_PREFIX) $(if $(filter 1,$(DRY_RUN)),--dry-run)
+aws-up: $(STAMP)  ## create/update the AWS stack (IAM role, Redshift Serverless or WAREHOUSE=provisioned, private network); writes .local/aws/$(AWS_PREFIX).env
+	@$(PY) -m tools.aws up $(AWS_ARGS) --warehouse $(WAREHOUSE) $(if $(DATA_BUCKET),--data-bucket $(DATA_BUCKET)) \
+	  $(if $(ALLOWED_CIDR),--allowed-cidr $(ALLOWED_CIDR)) $(if $(filter 1,$(ALLOW_PUBLIC)),--allow-public)
+
+aws-down: $(STAMP)  ## delete the AWS stack and its admin secret (DRY_RUN=1: print what would go)
+	@$(PY) -m tools.aws down $(AWS_ARGS) --warehouse $(WAREHOUSE)
 
 SCALE ?= 1
 data: $(STAMP)  ## generate N× the course volume into .local/data/scale-N: make data SCALE=10 [SONGS=20000]

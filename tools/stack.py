@@ -237,10 +237,22 @@ def pg_up() -> None:
     _ensure_roles_and_dbs()
 
 
+def _password_works() -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(f"postgresql://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/postgres", connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        if "password authentication failed" in str(exc):
+            return False
+        raise
+    return True
+
+
 def _ensure_roles_and_dbs() -> None:
     if psql(f"SELECT 1 FROM pg_roles WHERE rolname = '{PG_USER}'") != "1":
         psql(f"CREATE ROLE {PG_USER} LOGIN CREATEDB PASSWORD '{PG_PASSWORD}'")
-    else:  # a cluster made with an earlier password
+    elif not _password_works():  # a cluster made with an earlier password (checked: workers start at once)
         psql(f"ALTER ROLE {PG_USER} PASSWORD '{PG_PASSWORD}'")
     for db in (WAREHOUSE_DB, AIRFLOW_DB):
         if psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":

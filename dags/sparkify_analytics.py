@@ -24,7 +24,7 @@ from airflow.sdk import DAG, AssetAny
 
 from sparkify.alerts import FailureAlert
 from sparkify.analytics import QUESTIONS, SCHEMA
-from sparkify.assets import star_schema_assets, writes
+from sparkify.assets import reads, star_schema_assets, writes
 from sparkify.operators import BuildAnalyticsTablesOperator, PublishReportOperator
 
 BUCKET = "{{ var.value.get('sparkify_s3_bucket', 'sparkify') }}"
@@ -49,6 +49,7 @@ with DAG(
         task_id="build_analytics_tables",
         doc_md="Rebuild the `analytics` schema's tables, one per question (`include/sql/analytics/`).",
         outlets=[alias for q in QUESTIONS for alias in writes(q.name, SCHEMA)],
+        inlets=star_schema_assets(),
     )
     publish_report = PublishReportOperator(
         task_id="publish_report",
@@ -56,5 +57,6 @@ with DAG(
         s3_bucket=BUCKET,
         s3_key="reports/sparkify-report-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%SZ') }}.html",
         latest_key="reports/latest.html",
+        inlets=reads(*(q.name for q in QUESTIONS), schema=SCHEMA),
     )
     build_analytics_tables >> publish_report

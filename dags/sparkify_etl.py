@@ -37,7 +37,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param
 
 from sparkify.alerts import FailureAlert
-from sparkify.assets import writes
+from sparkify.assets import reads, writes
 from sparkify.operators import (
     CreateTablesOperator,
     DataQualityOperator,
@@ -132,6 +132,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             "plays of the interval no longer in the source (a re-delivered log) are removed.",
             table="songplays",
             outlets=writes("songplays"),
+            inlets=reads("staging_events", "staging_songs"),
             sql="load/songplays.sql",
             key_columns=["songplay_id"],
             interval_column="start_time",
@@ -141,6 +142,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             doc_md="Upsert users seen in the interval, keeping each user's latest event's attributes.",
             table="users",
             outlets=writes("users"),
+            inlets=reads("staging_events"),
             sql="load/users.sql",
             mode="upsert",
             key_columns=["user_id"],
@@ -150,6 +152,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             doc_md="Upsert one row per song_id from the staged catalogue (only new or changed rows are written).",
             table="songs",
             outlets=writes("songs"),
+            inlets=reads("staging_songs"),
             sql="load/songs.sql",
             mode="upsert",
             key_columns=["song_id"],
@@ -159,6 +162,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             doc_md="Upsert one row per artist_id (a deterministic pick where source rows disagree).",
             table="artists",
             outlets=writes("artists"),
+            inlets=reads("staging_songs"),
             sql="load/artists.sql",
             mode="upsert",
             key_columns=["artist_id"],
@@ -169,6 +173,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             "no play has any more.",
             table="time",
             outlets=writes("time"),
+            inlets=reads("songplays"),
             sql="load/time.sql",
             mode="upsert",
             key_columns=["start_time"],
@@ -179,6 +184,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             task_id="run_quality_checks",
             checks=SPARKIFY_CHECKS,
             outlets=writes("quality_results"),
+            inlets=reads(*sorted({c.table for c in SPARKIFY_CHECKS if c.table})),
             doc_md="Run the checks of `sparkify/warehouse_checks.py`; results in the log and `quality_results`.",
         )
         end = EmptyOperator(task_id="end", doc_md="The hour is loaded and checked.")

@@ -184,3 +184,14 @@ def test_every_task_alerts_on_failure_through_the_notifier(dag):
 
     for task in dag.tasks:
         assert [type(c) for c in task.on_failure_callback] == [FailureAlert], task.task_id
+
+
+def test_loads_and_checks_declare_the_tables_they_read(dag):
+    def names(task_id):
+        return [a.name for a in dag.get_task(task_id).inlets]
+
+    assert names("load_songplays") == ["sparkify.public.staging_events", "sparkify.public.staging_songs"]
+    assert names("load_time") == ["sparkify.public.songplays"]
+    assert {"sparkify.public.songplays", "sparkify.public.users", "sparkify.public.staging_events"} <= set(
+        names("run_quality_checks")
+    )

@@ -89,12 +89,17 @@ def analytics_runs(af) -> list[dict]:
     return af.api("GET", "dags/sparkify_analytics/dagRuns?limit=100&order_by=run_after")["dag_runs"]
 
 
-def wait_for_analytics(af, at_least: int, timeout: float = 180) -> list[dict]:
-    """The analytics DAG's runs once at least ``at_least`` exist and none is queued or running."""
+def wait_for_analytics(af, at_least: int, timeout: float = 180, settle: float = 20) -> list[dict]:
+    """The analytics DAG's runs once at least ``at_least`` exist, all finished, and no new one came for ``settle``
+    seconds (one ETL run can start it twice: its loads' events may land in two scheduler loops)."""
     deadline = time.monotonic() + timeout
+    seen, quiet_since = -1, time.monotonic()
     while time.monotonic() < deadline:
         runs = analytics_runs(af)
-        if len(runs) >= at_least and all(r["state"] in ("success", "failed") for r in runs):
+        if len(runs) != seen:
+            seen, quiet_since = len(runs), time.monotonic()
+        finished = all(r["state"] in ("success", "failed") for r in runs)
+        if len(runs) >= at_least and finished and time.monotonic() - quiet_since >= settle:
             return runs
         time.sleep(2)
     raise AssertionError(f"sparkify_analytics: {len(analytics_runs(af))} runs, wanted {at_least} finished")
@@ -128,7 +133,7 @@ def test_the_analytics_dag_follows_the_etl_runs_that_change_the_tables(airflow, 
     assert run["state"] == "success"
     log = json.dumps(af.api("GET", "dags/sparkify_etl/dagRuns/rest_api_test/taskInstances/load_songplays/logs/2"))
     assert "asset sparkify.public.songplays: no event (no rows changed)" in log, log[:3000]
-    time.sleep(10)  # scheduler loops in which a (wrong) asset-triggered run would be created
+    time.sleep(20)  # scheduler loops in which a (wrong) asset-triggered run would be created
     assert len(analytics_runs(af)) == len(runs)
 
 

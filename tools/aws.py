@@ -313,15 +313,23 @@ def write_env(s: Settings, secret: dict[str, str], host: str, port: int, out: di
 
 
 # ----------------------------------------------------------------------------------------------------------------
+def plan_only(action: str, s: Settings, dry_run: bool) -> int | None:
+    """Print the plan and return the exit code when nothing may be changed (a dry run, or no credentials)."""
+    if not dry_run and has_credentials(s.region):
+        return None
+    print_plan(action, s, plan(s))
+    done = "created or changed" if action == "create" else "deleted"
+    if not dry_run:
+        print(f"no AWS credentials found (environment, profile, SSO or instance role): nothing was {done}")
+        return 2
+    print(f"dry run: nothing was {done}")
+    return 0
+
+
 def up(s: Settings, dry_run: bool = False) -> int:
     s.check()
-    if dry_run or not has_credentials(s.region):
-        print_plan("create", s, plan(s))
-        if not dry_run:
-            print("no AWS credentials found (environment, profile, SSO or instance role): nothing was created")
-            return 2
-        print("dry run: nothing was created or changed")
-        return 0
+    if (code := plan_only("create", s, dry_run)) is not None:
+        return code
     default_network(s)
     if not s.trusted_principal:  # Airflow's AWS connection assumes the role too (role_arn): this account may
         account = client("sts", s.region).get_caller_identity()["Account"]
@@ -342,13 +350,8 @@ def up(s: Settings, dry_run: bool = False) -> int:
 
 
 def down(s: Settings, dry_run: bool = False) -> int:
-    if dry_run or not has_credentials(s.region):
-        print_plan("delete", s, plan(s))
-        if not dry_run:
-            print("no AWS credentials found: nothing was deleted")
-            return 2
-        print("dry run: nothing was deleted")
-        return 0
+    if (code := plan_only("delete", s, dry_run)) is not None:
+        return code
     cfn = client("cloudformation", s.region)
     if stack_status(cfn, s.stack_name) is None:
         print(f"stack {s.stack_name}: not there")

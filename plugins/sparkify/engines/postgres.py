@@ -2,8 +2,9 @@
 
 Objects are fetched on a few threads ahead of the writer. In the ``lines`` layout each object streams in blocks of
 whole lines (no object is held whole in memory); blocks are mapped and coerced the way Redshift's COPY does
-(:mod:`sparkify.ingest.records`) and encoded to CSV by Arrow on a few threads (:mod:`sparkify.ingest.csv_encoder`)
-while this thread feeds the COPY, in order. Bad lines become :class:`~sparkify.ingest.records.Rejection` s; one
+(:mod:`sparkify.ingest.records`) into Arrow tables on a few threads (:mod:`sparkify.ingest.arrow_encoder`) while
+this thread encodes them for the COPY — binary where the columns allow (:mod:`sparkify.ingest.copy_formats`) —
+and feeds it, in order. Bad lines become :class:`~sparkify.ingest.records.Rejection` s; one
 more than ``max_errors`` fails the task naming the object and line.
 """
 
@@ -15,14 +16,15 @@ from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
 from sparkify.engines.base import Engine, StageRequest, StageResult
+from sparkify.ingest.arrow_encoder import ArrowEncoder, EncodedBlock
 from sparkify.ingest.catalog import STAGED_FROM
-from sparkify.ingest.csv_encoder import CsvEncoder, EncodedBlock
+from sparkify.ingest.copy_formats import copy_format
 from sparkify.ingest.jsonpaths import parse_jsonpaths_file
 from sparkify.ingest.pumps import line_blocks, prefetch, read_ahead
 from sparkify.ingest.records import JsonRecordReader, Rejection
 from sparkify.sql import chunks, ident, idents, render
 
-ENCODE_THREADS = 2  # blocks encoded to CSV at once (Arrow releases the GIL)
+ENCODE_THREADS = 2  # blocks parsed into Arrow tables at once (Arrow releases the GIL)
 READ_CHUNK = 1 << 20  # bytes per network read
 
 
@@ -62,7 +64,7 @@ class PostgresEngine(Engine):
             except ValueError as exc:
                 raise AirflowFailException(f"{source.uri(request.json_paths)}: {exc}") from None
         try:
-            encoder = CsvEncoder(JsonRecordReader(request.columns, json_paths))
+            encoder = ArrowEncoder(JsonRecordReader(request.columns, json_paths))
         except ValueError as exc:
             raise AirflowFailException(f"{request.staging_table}: {exc}") from None
 
@@ -87,22 +89,26 @@ class PostgresEngine(Engine):
             batches = chunks(((o.key, 1, body, request.staged_from(o)) for o, body in objects), 1000)
             encoded = prefetch(batches, encoder.encode_documents, ENCODE_THREADS, ENCODE_THREADS + 1)
 
-        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            ident(request.destination), idents([c.name for c in request.columns] + [STAGED_FROM])
-        )
+        fmt = copy_format(request.columns, encoder.schema)
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
+            ident(request.destination), idents([c.name for c in request.columns] + [STAGED_FROM]),
+            sql.SQL(fmt.option),
+        )  # fmt: skip
         staged = fast_blocks = blocks_seen = 0
         rejections: list[Rejection] = []
         with cur.copy(render(copy_sql)) as copy:
+            copy.write(fmt.begin())
             for _, block in encoded:
                 rejections.extend(block.rejections)
                 if len(rejections) > request.max_errors:
                     raise request.budget_exceeded(rejections[request.max_errors])
-                if block.csv:
-                    copy.write(block.csv)
+                if block.table is not None:
+                    copy.write(fmt.encode(block.table))
                 staged += block.rows
                 fast_blocks += block.fast
                 blocks_seen += 1
+            copy.write(fmt.end())
         if request.json_layout == "lines":
-            self.log.info("encoded %s of %s blocks with Arrow's JSON reader, the rest line by line",
-                          fast_blocks, blocks_seen)  # fmt: skip
+            self.log.info("parsed %s of %s blocks with Arrow's JSON reader, the rest line by line; COPY format %s",
+                          fast_blocks, blocks_seen, fmt.option)  # fmt: skip
         return StageResult(staged, rejections)

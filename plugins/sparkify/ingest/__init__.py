@@ -5,6 +5,8 @@
   objects staged into it (``staged_objects``, by key and ETag) and the lines rejected (``load_errors``);
 * :mod:`~sparkify.ingest.jsonpaths` — Redshift's JSONPaths format;
 * :mod:`~sparkify.ingest.records` — JSON → typed rows, coerced the way Redshift's COPY does;
-* :mod:`~sparkify.ingest.csv_encoder` — rows → CSV for ``COPY … FROM STDIN``, with Apache Arrow;
+* :mod:`~sparkify.ingest.arrow_encoder` — JSON → Arrow tables typed like the staging columns (Arrow's JSON reader,
+  or row by row where a line needs coercion or rejection);
+* :mod:`~sparkify.ingest.copy_formats` — Arrow tables → ``COPY … FROM STDIN`` bytes: binary (pgpq), or CSV;
 * :mod:`~sparkify.ingest.pumps` — threads that overlap downloading, parsing and writing with bounded memory.
 """

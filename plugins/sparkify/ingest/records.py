@@ -8,6 +8,7 @@ line number, reason, excerpt), which the staging task either fails on or records
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from sparkify.ingest.jsonpaths import extract
 EPOCH = datetime(1970, 1, 1)
 EXCERPT_CHARS = 200
 INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
+REAL_MAX = 3.4028234663852886e38  # the largest finite float32: beyond it a real would be infinite
 TEXT, INTEGER, FLOAT, TIMESTAMP = "text", "integer", "float", "timestamp"  # the kinds of staging column
 
 
@@ -94,14 +96,15 @@ def _to_int(value: Any, column: Column) -> int:
 def _to_float(value: Any, column: Column) -> float:
     if isinstance(value, bool):
         raise RejectedLine(f"column {column.name}: boolean where a number is expected")
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    raise RejectedLine(f"column {column.name}: invalid number {_short(value)}")
+    try:
+        number = float(value) if isinstance(value, (int, float, str)) else None
+    except ValueError:
+        number = None
+    if number is None:
+        raise RejectedLine(f"column {column.name}: invalid number {_short(value)}")
+    if column.data_type == "real" and math.isfinite(number) and abs(number) > REAL_MAX:
+        raise RejectedLine(f"column {column.name}: {_short(value)} is out of range for real")
+    return number
 
 
 def _to_epoch_millis(value: Any, column: Column) -> datetime:
@@ -147,7 +150,7 @@ def _fast(column: Column, convert: Callable[[Any, Column], Any]) -> Callable[[An
             return _to_int(value, column)
 
         return integer
-    if convert is _to_float:
+    if convert is _to_float and column.data_type != "real":  # a real's range is checked by _to_float
 
         def number(value: Any) -> Any:
             return float(value) if type(value) in (float, int) else _to_float(value, column)

@@ -1,10 +1,11 @@
-"""CSV for COPY: Arrow's fast path must stage exactly what the line-by-line path stages."""
+"""JSON → Arrow tables: Arrow's fast path must stage exactly what the line-by-line path stages."""
 
 from __future__ import annotations
 
 import pytest
 
-from sparkify.ingest.csv_encoder import CsvEncoder
+from sparkify.ingest.arrow_encoder import ArrowEncoder
+from sparkify.ingest.copy_formats import CsvCopy
 from sparkify.ingest.records import Column, JsonRecordReader
 from tests.unit.ingest.columns import BIG, FLOAT, INT, TEXT, TS
 
@@ -12,8 +13,13 @@ EVENT_COLUMNS = [TEXT, Column("user_id", "character varying", 64), INT, BIG, FLO
 EVENT_PATHS = [("song",), ("userId",), ("itemInSession",), ("sessionId",), ("length",), ("ts",)]
 
 
-def encoder() -> CsvEncoder:
-    return CsvEncoder(JsonRecordReader(EVENT_COLUMNS, EVENT_PATHS))
+def encoder() -> ArrowEncoder:
+    return ArrowEncoder(JsonRecordReader(EVENT_COLUMNS, EVENT_PATHS))
+
+
+def csv(block) -> str:
+    """A block's table as COPY (FORMAT csv) text."""
+    return bytes(CsvCopy(block.table.schema).encode(block.table)).decode()
 
 
 def exact(block: bytes):
@@ -32,16 +38,25 @@ def test_fast_path_encodes_generated_events_exactly_like_the_line_by_line_path(t
     assert fast.fast
     assert not slow.fast
     assert fast.rows == slow.rows == block.count(b"\n") > 2000
-    assert bytes(fast.csv) == bytes(slow.csv)
+    assert fast.table.equals(slow.table)
     assert fast.rejections == slow.rejections == []
+    assert [str(t) for t in fast.table.schema.types] == [
+        "string",
+        "string",
+        "int32",
+        "int64",
+        "double",
+        "timestamp[ms]",
+        "string",
+    ]  # the columns' own widths
 
 
 def test_csv_keeps_quotes_backslashes_tabs_newlines_and_tells_empty_from_null():
     block = b'{"song": "a \\"b\\" \\\\ c\\td\\ne", "userId": "", "ts": 1541105830796}\n{"song": null}\n'
     fast = encoder().encode_lines("k", block, 1, "s3://b/k")
     assert fast.fast
-    assert bytes(fast.csv) == bytes(exact(block).csv)
-    text = bytes(fast.csv).decode()
+    assert fast.table.equals(exact(block).table)
+    text = csv(fast)
     first, second = text[: text.index('"s3://b/k"\n')], text.rsplit("\n", 2)[-2]
     assert first.startswith('"a ""b"" \\ c\td\ne"')  # CSV doubles quotes, keeps backslashes, tabs, newlines
     assert ',"",' in text  # '' is quoted, NULL is an empty field
@@ -76,7 +91,7 @@ def test_lines_the_fast_path_cannot_vouch_for_take_the_exact_path(line, value_or
         assert value_or_reason in reason
     else:
         assert result.rows == 3
-        assert value_or_reason in bytes(result.csv).decode().splitlines()[1]
+        assert value_or_reason in csv(result).splitlines()[1]
 
 
 def test_blank_lines_are_skipped_and_keep_their_numbers():
@@ -87,8 +102,8 @@ def test_blank_lines_are_skipped_and_keep_their_numbers():
 
 def test_a_reader_of_nested_paths_has_no_fast_path_but_encodes_the_same():
     reader = JsonRecordReader([TEXT], [("a", "b")])
-    assert not CsvEncoder(reader).has_fast_path
-    assert bytes(CsvEncoder(reader).encode_lines("k", b'{"a": {"b": "x"}}\n', 1, "u").csv) == b'"x","u"\n'
+    assert not ArrowEncoder(reader).has_fast_path
+    assert csv(ArrowEncoder(reader).encode_lines("k", b'{"a": {"b": "x"}}\n', 1, "u")) == '"x","u"\n'
 
 
 def test_a_bom_is_an_error_where_it_is_not_an_object_start_even_at_a_block_start():

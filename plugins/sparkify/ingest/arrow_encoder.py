@@ -1,4 +1,7 @@
-"""Rows → CSV for ``COPY … FROM STDIN (FORMAT csv)``, encoded by Apache Arrow (the PostgreSQL engine's hot path)."""
+"""JSON → Arrow tables typed like the staging table's columns (the PostgreSQL engine's hot path).
+
+A table is written to ``COPY … FROM STDIN`` by a :mod:`~sparkify.ingest.copy_formats` format (binary or CSV).
+"""
 
 from __future__ import annotations
 
@@ -28,16 +31,18 @@ _MAX_EPOCH_MS = 253_402_300_799_999
 
 @dataclass
 class EncodedBlock:
-    """A block of records encoded as CSV for COPY, with the lines it rejected."""
+    """A block of records as an Arrow table of the staging table's columns, with the lines it rejected."""
 
-    csv: Any  # bytes-like (a bytes or an Arrow buffer), written to COPY as it is
+    table: Any  # a pyarrow.Table with :attr:`ArrowEncoder.schema`, or None when no line of the block is staged
     rows: int
     rejections: list[Rejection]
     fast: bool  # True when Arrow's JSON reader encoded the whole block (no line needed the exact path)
 
 
-class CsvEncoder:
-    """Encodes staged records as CSV for ``COPY … FROM STDIN (FORMAT csv)``, with Arrow's CSV writer.
+class ArrowEncoder:
+    """Encodes staged records as Arrow tables whose types match the staging table's columns exactly.
+
+    Exactly: ``integer`` is int32, ``smallint`` int16, ``real`` float32 — what a binary ``COPY`` needs.
 
     JSON lines take a fast path when the reader maps plain top-level keys (``$['key']`` JSONPaths): Arrow's
     C++ JSON reader parses a whole block into typed columns, without holding the GIL, so blocks encode in
@@ -46,7 +51,7 @@ class CsvEncoder:
     type, lengths, integer ranges and timestamps within bounds, valid UTF-8, no NUL, no NaN. Anything else (a
     number where text is expected, a malformed line, a blank line …) sends that block through the exact
     path, :meth:`JsonRecordReader.parse_line` line by line, which coerces like Redshift and rejects with line
-    numbers. Both paths write through the same CSV writer, so a value is formatted the same either way.
+    numbers. Both paths build the same table, so a value is written the same either way.
     """
 
     def __init__(self, reader: JsonRecordReader):
@@ -80,11 +85,11 @@ class CsvEncoder:
         return self.json_fields is not None
 
     def encode_lines(self, key: str, block: bytes, first_line: int, staged_from: str) -> EncodedBlock:
-        """JSON lines (a block of whole lines, the first numbered ``first_line``) → CSV."""
+        """JSON lines (a block of whole lines, the first numbered ``first_line``) → a table."""
         if self.json_fields is not None:
-            csv = self._fast_lines(block, staged_from)
-            if csv is not None:
-                return EncodedBlock(csv[0], csv[1], [], True)
+            table = self._fast_lines(block, staged_from)
+            if table is not None:
+                return EncodedBlock(table, table.num_rows, [], True)
         lines = block.split(b"\n")
         if lines and not lines[-1]:
             lines.pop()
@@ -92,11 +97,11 @@ class CsvEncoder:
         return self.encode_records(records)
 
     def encode_documents(self, records: list[tuple[str, int, bytes, str]]) -> EncodedBlock:
-        """Whole objects, one JSON document each → CSV; an empty object is a rejection, not a skipped line."""
+        """Whole objects, one JSON document each → a table; an empty object is a rejection, not a skipped line."""
         return self.encode_records(records, blank_is_data=True)
 
     def encode_records(self, records: list[tuple[str, int, bytes, str]], blank_is_data: bool = False) -> EncodedBlock:
-        """``(key, line number, JSON text, staged_from)`` records → CSV, one at a time by the exact path.
+        """``(key, line number, JSON text, staged_from)`` records → a table, one at a time by the exact path.
 
         Blank lines are skipped (they are not records in JSON lines) unless ``blank_is_data``."""
         rows: list[tuple] = []
@@ -111,23 +116,24 @@ class CsvEncoder:
                 rows.append((*parse(text), staged_from))
             except RejectedLine as exc:
                 rejections.append(Rejection(key, number, exc.reason, excerpt(text)))
-        return EncodedBlock(self.rows_to_csv(rows), len(rows), rejections, False)
+        return EncodedBlock(self.rows_to_table(rows), len(rows), rejections, False)
 
-    def rows_to_csv(self, rows: list[tuple]) -> Any:
+    def rows_to_table(self, rows: list[tuple]) -> Any:
+        """Coerced rows (``JsonRecordReader.parse_line`` + ``staged_from``) → a table; None for no rows."""
         import pyarrow as pa
 
         if not rows:
-            return b""
+            return None
         columns = list(zip(*rows, strict=True))
         arrays = [
             pa.array(values, type=field.type, memory_pool=self.pool)
             for values, field in zip(columns, self.schema, strict=True)
         ]
-        return self._csv(pa.Table.from_arrays(arrays, schema=self.schema))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
 
     # ----------------------------------------------------------------------------------------------------------
-    def _fast_lines(self, block: bytes, staged_from: str) -> tuple[Any, int] | None:
-        """``(csv, rows)``, or None when some line needs the exact path."""
+    def _fast_lines(self, block: bytes, staged_from: str) -> Any:
+        """The block as a table, or None when some line needs the exact path."""
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.json as pj
@@ -135,6 +141,8 @@ class CsvEncoder:
         assert self.json_fields is not None
         pool = self.pool
         if block.startswith(BOM):  # Arrow skips a leading BOM; here it is not an object's start: an error
+            return None
+        if b"\\u0000" in block or b"\x00" in block:  # a NUL in a string: the exact path rejects the line
             return None
         lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
         try:
@@ -156,10 +164,13 @@ class CsvEncoder:
                 arrays.append(pa.nulls(len(values), arrow_type))
                 continue
             if pa.types.is_string(arrow_type):
-                if pc.any(pc.match_substring(values, "\x00", memory_pool=pool)).as_py():
-                    return None
-                lengths = pc.utf8_length(values, memory_pool=pool) if column.max_length is not None else None
-                if lengths is not None and pc.max(lengths).as_py() > column.max_length:
+                # Characters ≤ bytes: the byte lengths (from the offsets, no data read) settle almost every block.
+                limit = column.max_length
+                if (
+                    limit is not None
+                    and pc.max(pc.binary_length(values, memory_pool=pool)).as_py() > limit
+                    and pc.max(pc.utf8_length(values, memory_pool=pool)).as_py() > limit
+                ):
                     return None
             elif pa.types.is_integer(arrow_type) or pa.types.is_timestamp(arrow_type):
                 low, high = pc.min_max(values).values()
@@ -170,22 +181,13 @@ class CsvEncoder:
                 )
                 if not (bound[0] <= low.as_py() and high.as_py() < bound[1]):
                     return None
-                if pa.types.is_timestamp(arrow_type):
+                if values.type != arrow_type:  # int64 → int32/int16 (in range), epoch ms → timestamp
                     values = pc.cast(values, arrow_type, memory_pool=pool)
             elif not pc.all(pc.is_finite(values, memory_pool=pool)).as_py():
                 return None
             arrays.append(values)
         arrays.append(pa.repeat(pa.scalar(staged_from, pa.string()), table.num_rows, memory_pool=pool))
-        return self._csv(pa.Table.from_arrays(arrays, schema=self.schema)), table.num_rows
-
-    def _csv(self, table: Any) -> Any:
-        import pyarrow as pa
-        import pyarrow.csv as pcsv
-
-        sink = pa.BufferOutputStream(memory_pool=self.pool)
-        # Strings are always quoted, NULL is an empty unquoted field: COPY (FORMAT csv) tells '' from NULL.
-        pcsv.write_csv(table, sink, pcsv.WriteOptions(include_header=False, quoting_style="needed"), self.pool)
-        return sink.getvalue()  # an Arrow buffer: no copy into a Python bytes object
+        return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
 def _validate_utf8(data: bytes, pa: Any) -> None:
@@ -195,11 +197,12 @@ def _validate_utf8(data: bytes, pa: Any) -> None:
 
 
 def _arrow_type(column: Column, pa: Any) -> Any:
+    """The Arrow type holding ``column``'s values at its SQL width (the coercion rules are :func:`column_kind`'s)."""
     kind = column_kind(column)
     if kind == TEXT:
         return pa.string()
     if kind == INTEGER:
-        return pa.int64()
+        return {"smallint": pa.int16(), "integer": pa.int32()}.get(column.data_type, pa.int64())
     if kind == FLOAT:
-        return pa.float64()
+        return pa.float32() if column.data_type == "real" else pa.float64()
     return pa.timestamp("ms")

@@ -40,3 +40,27 @@ def test_a_listing_loses_only_the_fields_staging_never_reads_before_botocore_par
     drop_unread_listing_fields(response)
     kept = b"<Key>song_data/A/TRA.json</Key><ETag>&quot;e1&quot;</ETag><Size>241</Size>"
     assert response["body"] == b"<ListBucketResult><Contents>" + kept + b"</Contents></ListBucketResult>"
+
+
+def test_the_collector_is_paused_only_while_a_listing_is_built_and_restored_after_an_error():
+    import gc
+
+    from sparkify.ingest.s3 import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    try:
+        with gc_paused():
+            raise RuntimeError("listing failed")
+    except RuntimeError:
+        pass
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()

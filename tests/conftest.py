@@ -30,7 +30,7 @@ TEST_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
 TEST_STATE = stack.LOCAL / "tests"  # test stacks' homes, locks and shared results (git-ignored, under .local)
 
 
-# Ports of what the tests start themselves (api-server; the task log servers take the next two), all below the
+# Ports of what the tests start themselves (api-server; the task log server takes the next one), all below the
 # ephemeral port range (see tools/stack.py). The suite fails if any of them is still bound when it ends.
 AIRFLOW_TEST_PORT = 28180  # test_airflow_e2e.py
 REDIS_TEST_PORT = 26379
@@ -39,7 +39,7 @@ REDIS_TEST_PORT = 26379
 def _ports_the_tests_bind() -> list[int]:
     from bench.dag_bench import BENCH_PORT
 
-    return [p + i for p in (AIRFLOW_TEST_PORT, BENCH_PORT) for i in range(3)] + [REDIS_TEST_PORT]
+    return [p + i for p in (AIRFLOW_TEST_PORT, BENCH_PORT) for i in range(2)] + [REDIS_TEST_PORT]
 
 
 # The files that take minutes, first: with `--dist loadfile --no-loadscope-reorder` (make test) pytest-xdist hands

@@ -1,11 +1,18 @@
-"""Airflow 3 on the local stack: api-server, scheduler, dag-processor and triggerer as background processes.
+"""Airflow 3 on the local stack: api-server, task log server, scheduler, dag-processor and triggerer as background
+processes.
 
     python -m tools.airflow_stack up      # start (idempotent), unpause sparkify_etl, print URL and login
     python -m tools.airflow_stack down    # stop by PID: INT the group, wait, TERM, KILL stragglers; port freed
 
 Each component runs in its own process group with a PID file under ``.local/airflow/run``; LocalExecutor's
 task processes belong to the scheduler's group, so stopping the group leaves nothing behind. The login is
-``admin`` with a password generated on first start (kept in ``.local/airflow/passwords.json``).
+``admin`` with a password generated on first start (kept in ``.local/airflow/passwords.json``, mode 0600, as is
+the JWT secret).
+
+Everything listens on 127.0.0.1 only. Airflow's own task log servers (started inside the scheduler, triggerer and
+Celery workers) bind every interface and have no setting for it, so those components run with
+``--skip-serve-logs`` and the stack starts Airflow's log-server app itself, on loopback: one server for task and
+trigger logs (they share the log folder), found by the api-server through ``tools.loopback.hostname``.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from pathlib import Path
 
 from tools import stack
 
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+COMPONENTS = ("api-server", "log server", "scheduler", "dag-processor", "triggerer")
 DAG_ID = "sparkify_etl"
 
 
@@ -34,8 +41,8 @@ class AirflowStack:
     """One Airflow installation: its home, port, metadata database and extra environment."""
 
     home: Path = field(default_factory=lambda: stack.LOCAL / "airflow")
-    # The api-server's port; the task log servers take the next two (worker, triggerer), so two checkouts with
-    # different ports run side by side. Below the ephemeral port range: see tools/stack.py.
+    # The api-server's port; the task log server takes the next one, so two checkouts with different ports run
+    # side by side. Below the ephemeral port range: see tools/stack.py.
     port: int = int(os.environ.get("SPARKIFY_AIRFLOW_PORT", "28080"))
     metadata_db: str = stack.AIRFLOW_DB
     executor: str = "LocalExecutor"
@@ -51,7 +58,7 @@ class AirflowStack:
     @property
     def ports(self) -> dict[str, int]:
         """Every port this installation listens on, by what listens there."""
-        return {"api-server": self.port, "worker log server": self.port + 1, "triggerer log server": self.port + 2}
+        return {"api-server": self.port, "log server": self.port + 1}
 
     @property
     def run_dir(self) -> Path:
@@ -63,18 +70,14 @@ class AirflowStack:
     def password(self) -> str:
         path = self.home / "passwords.json"
         if not path.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps({"admin": secrets.token_urlsafe(12)}))
-            path.chmod(0o600)
+            stack.write_private(path, json.dumps({"admin": secrets.token_urlsafe(12)}))
         return json.loads(path.read_text())["admin"]
 
     def env(self) -> dict[str, str]:
         e = {**os.environ, **stack.env()}
         secret_file = self.home / "jwt_secret"
         if not secret_file.exists():
-            self.home.mkdir(parents=True, exist_ok=True)
-            secret_file.write_text(secrets.token_urlsafe(32))
-            secret_file.chmod(0o600)
+            stack.write_private(secret_file, secrets.token_urlsafe(32))
         self.password()
         e.update(
             {
@@ -88,8 +91,9 @@ class AirflowStack:
                 "AIRFLOW__CORE__PARALLELISM": "8",
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
                 "AIRFLOW__API__PORT": str(self.port),
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.ports["worker log server"]),
-                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.ports["triggerer log server"]),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.ports["log server"]),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(self.ports["log server"]),
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tools.loopback.hostname",  # where the log server listens
                 "AIRFLOW__API__HOST": "127.0.0.1",
                 "AIRFLOW__API__BASE_URL": self.url,
                 "AIRFLOW__API_AUTH__JWT_SECRET": secret_file.read_text(),
@@ -112,8 +116,7 @@ class AirflowStack:
         to_start = [name for name in self.components if not self.running(name)]
         for name in to_start:  # fail now, naming the port's holder, rather than after a start-up timeout
             for what in _LISTENS.get(self.pidfile(name).stem, ()):
-                host = "127.0.0.1" if what == "api-server" else "0.0.0.0"  # log servers bind every interface
-                stack.require_free_port(self.ports[what], f"the {what}", "SPARKIFY_AIRFLOW_PORT", host)
+                stack.require_free_port(self.ports[what], f"the {what}", "SPARKIFY_AIRFLOW_PORT")
         stack.pg_up()
         stack.s3_up()
         self._ensure_metadata_db()
@@ -124,9 +127,7 @@ class AirflowStack:
         api_log = logs / "api-server.log"  # appended to: only what this start writes is read for errors
         api_log_start = api_log.stat().st_size if api_log.exists() else 0
         for name in to_start:
-            cmd = [str(stack.VENV_BIN / "airflow"), *name.split()]
-            if name == "api-server":
-                cmd += ["--port", str(self.port), "--host", "127.0.0.1"]
+            cmd = self.command(name)
             with open(logs / f"{name.replace(' ', '-')}.log", "ab") as out:
                 proc = subprocess.Popen(
                     cmd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
@@ -136,6 +137,37 @@ class AirflowStack:
             self._wait_healthy(api_log, api_log_start)
             for dag_id in self.dag_ids:
                 self._wait_for_dag_and_unpause(dag_id)
+
+    def listening(self) -> list[tuple[str, str, int]]:
+        """(component, address, port) of every socket this installation's processes listen on."""
+        import psutil
+
+        found = []
+        for pidfile in sorted(self.run_dir.glob("*.pid")):
+            pgid = stack.read_pid(pidfile)
+            if not (pgid and stack.pid_alive(pgid)):
+                continue
+            for proc in psutil.process_iter():
+                try:
+                    if os.getpgid(proc.pid) == pgid:
+                        found += [(pidfile.stem, c.laddr.ip, c.laddr.port) for c in proc.net_connections("inet")
+                                  if c.status == psutil.CONN_LISTEN]  # fmt: skip
+                except (psutil.Error, ProcessLookupError):
+                    continue  # ended meanwhile
+        return found
+
+    def command(self, component: str) -> list[str]:
+        """How a component is started; every server it runs listens on 127.0.0.1."""
+        if component == "log server":  # Airflow's own log-server app, which `airflow scheduler` would bind to 0.0.0.0
+            return [str(stack.VENV_BIN / "python"), "-m", "uvicorn", "--factory",
+                    "airflow.utils.serve_logs.log_server:create_app", "--host", "127.0.0.1",
+                    "--port", str(self.ports["log server"]), "--no-access-log"]  # fmt: skip
+        cmd = [str(stack.VENV_BIN / "airflow"), *component.split()]
+        if component == "api-server":
+            cmd += ["--port", str(self.port), "--host", "127.0.0.1"]
+        elif component in ("scheduler", "triggerer", "celery worker"):
+            cmd.append("--skip-serve-logs")  # the "log server" component serves their logs, on loopback
+        return cmd
 
     def _ensure_metadata_db(self) -> None:
         marker = self.home / f".migrated-{self.metadata_db}"
@@ -264,13 +296,8 @@ def _read_from(path: Path, offset: int) -> str:
         return ""
 
 
-# What each component listens on (see AirflowStack.ports); the scheduler serves task logs under LocalExecutor.
-_LISTENS = {
-    "api-server": ("api-server",),
-    "scheduler": ("worker log server",),
-    "celery-worker": ("worker log server",),
-    "triggerer": ("triggerer log server",),
-}
+# What each component listens on (see AirflowStack.ports).
+_LISTENS = {"api-server": ("api-server",), "log-server": ("log server",)}
 
 
 def _wait_all(pids, timeout: float) -> None:

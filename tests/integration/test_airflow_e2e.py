@@ -16,6 +16,7 @@ import subprocess
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -103,6 +104,17 @@ def test_the_stack_listens_on_loopback_only_and_serves_task_logs_there(airflow):
     hosts = {ti["task_id"]: ti["hostname"] for ti in tis}  # an EmptyOperator never reaches a worker: no host
     assert hosts["stage_events"] == "127.0.0.1"
     assert set(hosts.values()) <= {"127.0.0.1", ""}, hosts
+
+
+def test_the_scheduler_holds_the_task_modules_before_it_forks_tasks(airflow):
+    """LocalExecutor forks every task from the scheduler's workers; the plugin (loaded by the scheduler for the
+    timetables) imports what tasks run on, so no task imports Arrow, pgpq or psycopg itself."""
+    from tools import stack
+
+    af, _ = airflow
+    maps = (Path("/proc") / str(stack.read_pid(af.pidfile("scheduler"))) / "maps").read_text()
+    for library in ("libarrow", "pgpq", "psycopg_binary/"):  # psycopg 3; the metadata DB uses psycopg2
+        assert library in maps, library
 
 
 def analytics_runs(af) -> list[dict]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import timedelta
 
 import pytest
 
 from tests.conftest import ROOT, load_dag, utc
+from tests.dags.offline import run_offline
 
 
 @pytest.fixture(scope="module")
@@ -112,24 +111,13 @@ def test_event_key_follows_the_interval(dag):
 
 def test_parsing_does_no_io_and_needs_no_connections():
     """Parse the DAG with no connections defined and sockets forbidden: it must not touch the network."""
-    code = f"""
-import os, socket, sys
-for k in list(os.environ):
-    if k.startswith("AIRFLOW_CONN_"):
-        del os.environ[k]
-def refuse(*a, **k):
-    raise RuntimeError("network access at DAG-parse time")
-socket.socket.connect = refuse
-socket.create_connection = refuse
-sys.path.insert(0, {str(ROOT / "plugins")!r})
+    lines = run_offline(f"""
 import importlib.util
 spec = importlib.util.spec_from_file_location("d", {str(ROOT / "dags" / "sparkify_etl.py")!r})
 m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
 print(len(m.dag.tasks))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "10"
+""")
+    assert lines[-1] == "10"
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param
 
 from sparkify.alerts import FailureAlert
-from sparkify.assets import reads, writes
+from sparkify.assets import reads, writes, writes_every_run
 from sparkify.operators import (
     CreateTablesOperator,
     DataQualityOperator,
@@ -183,7 +183,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         run_quality_checks = DataQualityOperator(
             task_id="run_quality_checks",
             checks=SPARKIFY_CHECKS,
-            outlets=writes("quality_results"),
+            outlets=writes_every_run("quality_results"),  # results are appended on every run
             inlets=reads(*sorted({c.table for c in SPARKIFY_CHECKS if c.table})),
             doc_md="Run the checks of `sparkify/warehouse_checks.py`; results in the log and `quality_results`.",
         )

@@ -291,6 +291,7 @@ def run_tasks(
     interval (a whole month) and pick tasks. Returns each task's return value; ``asset_events``, when given,
     receives each task's asset events as ``task_id → [(asset name, extra), ...]``.
     """
+    from airflow.sdk import Asset
     from airflow.sdk.execution_time.context import OutletEventAccessors
 
     results = {}
@@ -312,8 +313,10 @@ def run_tasks(
         }
         op.render_template_fields(context)
         results[task.task_id] = op.execute(context)
-        if asset_events is not None:
+        if asset_events is not None:  # as Airflow records them on success: declared outlets, then through aliases
             asset_events[task.task_id] = [
+                (o.name, context["outlet_events"][o].extra) for o in task.outlets if isinstance(o, Asset)
+            ] + [
                 (e.dest_asset_key.name, e.extra)
                 for accessor in context["outlet_events"]._dict.values()
                 for e in accessor.asset_alias_events

@@ -11,6 +11,14 @@ event for the table's asset through it only when it changed rows (``record_chang
 event's ``extra``. So the asset views list the runs that changed each table, and a DAG scheduled on the
 tables (``sparkify_analytics``) runs after a run that changed them — not after a rerun that found the tables
 already right, which a statically declared asset would signal too (Airflow emits those on every success).
+
+A task that changes its table on *every* successful run (the quality task appends its results) declares
+``outlets=writes_every_run(table)``: the asset itself, whose event Airflow emits on success, with the same
+``extra``. Airflow then knows the asset from the time the DAG is parsed; one first reached through an alias is
+created by its first event instead, and two tasks doing that at once collide on the asset's unique key —
+Airflow 3.3 marks one of them failed after it did its work (the first two runs of a fresh backfill). So every
+asset emitted through an alias must also be named statically by some DAG: as a reader's ``inlets`` (``reads``)
+or as such an outlet.
 """
 
 from __future__ import annotations
@@ -40,6 +48,11 @@ def writes(table: str, schema: str = "public") -> list[AssetAlias]:
     return [changes(table, schema)]
 
 
+def writes_every_run(table: str, schema: str = "public") -> list[Asset]:
+    """``outlets`` for a task that changes ``table`` whenever it succeeds: the asset, declared statically."""
+    return [table_asset(table, schema)]
+
+
 def reads(*tables: str, schema: str = "public") -> list[Asset]:
     """``inlets`` for a task that reads ``tables``: lineage in the UI, and it keeps those assets active (an asset
     only ever emitted through an alias, and referenced by no DAG, would be orphaned and left out of the asset list)."""
@@ -61,10 +74,15 @@ def record_change(
 ) -> bool:
     """Emit an event for ``table``'s asset through the task's changes alias when ``changed_rows`` > 0.
 
-    Returns whether an event was emitted. A task without the alias among its outlets (a test, or a DAG that
-    does not track assets) emits nothing.
+    Returns whether an event was emitted. When the asset itself is among the outlets (``writes_every_run``),
+    Airflow emits its event when the task succeeds; this gives it ``extra``. A task with neither among its
+    outlets (a test, or a DAG that does not track assets) emits nothing.
     """
     asset = table_asset(table, schema)
+    if asset in outlets:
+        context["outlet_events"][asset].extra.update(_json_safe(extra))
+        log.info("asset %s: event on success (a declared outlet; %s rows written)", asset.name, f"{changed_rows:,}")
+        return True
     alias = next((o for o in outlets if isinstance(o, AssetAlias) and o.name == changes(table, schema).name), None)
     if alias is None:
         return False

@@ -50,3 +50,13 @@ def test_extra_is_json():
                          {"data_interval_start": datetime(2018, 11, 1), "rows": 1}, LOG)  # fmt: skip
     (accessor,) = events._dict.values()
     assert accessor.asset_alias_events[0].extra == {"data_interval_start": "2018-11-01 00:00:00", "rows": 1}
+
+
+def test_a_declared_outlet_gets_the_extra_of_its_event_on_success():
+    events = OutletEventAccessors()
+    outlets = assets.writes_every_run("quality_results")
+    assert outlets == [assets.table_asset("quality_results")]
+    assert assets.record_change({"outlet_events": events}, outlets, "quality_results", 27, {"checks": 27}, LOG)
+    (accessor,) = events._dict.values()
+    assert (accessor.key.name, accessor.extra, accessor.asset_alias_events) == (
+        "sparkify.public.quality_results", {"checks": 27}, [])

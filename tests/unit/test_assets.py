@@ -59,4 +59,7 @@ def test_a_declared_outlet_gets_the_extra_of_its_event_on_success():
     assert assets.record_change({"outlet_events": events}, outlets, "quality_results", 27, {"checks": 27}, LOG)
     (accessor,) = events._dict.values()
     assert (accessor.key.name, accessor.extra, accessor.asset_alias_events) == (
-        "sparkify.public.quality_results", {"checks": 27}, [])
+        "sparkify.public.quality_results",
+        {"checks": 27},
+        [],
+    )

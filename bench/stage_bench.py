@@ -45,7 +45,8 @@ def machine() -> str:
     pg = stack.psql("SHOW server_version")
     return (
         f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, PostgreSQL {pg}, moto S3 emulator"
+        f"Python {platform.python_version()}, PostgreSQL {pg}, S3 server: {stack.s3_server_version()} serve s3 "
+        "(in-memory)"
     )
 
 

@@ -1,4 +1,4 @@
-"""The embedded default's local stack: PostgreSQL (warehouse + Airflow metadata DB) and the moto S3 server.
+"""The embedded default's local stack: PostgreSQL (warehouse + Airflow metadata DB) and an S3 server (rclone).
 
 Usage: python -m tools.stack up|servers|down|status|env   (servers: up without migrating Airflow's metadata DB)
 
@@ -37,6 +37,10 @@ PG_USER = "sparkify"
 # Local, loopback-only development credentials. Not a word that appears in logs: Airflow masks a connection's
 # password wherever it appears in task logs, and "sparkify" blanked every DAG and table name.
 PG_PASSWORD = "local-dev-only"
+# The S3 server checks requests' SigV4 signatures against this pair; AWS-shaped ([A-Za-z0-9/+=]), as a Redshift
+# COPY's credentials must be.
+S3_ACCESS_KEY_ID = "SPARKIFYLOCAL"
+S3_SECRET_ACCESS_KEY = "localdevonly"
 WAREHOUSE_DB = "warehouse"
 AIRFLOW_DB = "airflow"
 BUCKET = os.environ.get("SPARKIFY_BUCKET", "sparkify")
@@ -102,7 +106,7 @@ def ephemeral_port_range() -> tuple[int, int]:
 
 
 def port_holders(port: int) -> str:
-    """Who holds a local TCP port, e.g. ``pid 812 (moto_server) listening``, for error messages."""
+    """Who holds a local TCP port, e.g. ``pid 812 (rclone) listening``, for error messages."""
     import psutil
 
     def name(pid: int | None) -> str:
@@ -319,27 +323,43 @@ S3_PIDFILE = LOCAL / "s3.pid"
 TEST_REDIS_PIDFILE = LOCAL / "tests" / "redis" / "redis.pid"  # the Celery test's broker (tests/integration)
 
 
+def s3_command() -> list[str]:
+    """The S3 server: ``rclone serve s3`` over rclone's in-memory backend (objects live in its RAM, as on an
+    emulator; ``make down`` drops them), on 127.0.0.1 only. Each bucket is a top-level directory; ETags are the
+    objects' MD5s, kept with them. Its key pair comes from the environment (``RCLONE_AUTH_KEY``), not argv."""
+    return [str(VENV_BIN / "rclone"), "serve", "s3", ":memory:", "--addr", f"127.0.0.1:{S3_PORT}", "--log-level",
+            "NOTICE"]  # fmt: skip
+
+
+def s3_server_version() -> str:
+    """e.g. ``rclone v1.75.2``."""
+    out = subprocess.run([str(VENV_BIN / "rclone"), "version"], capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()[0].strip()
+
+
 def s3_up() -> None:
     pid = read_pid(S3_PIDFILE)
     if pid and pid_alive(pid) and port_open(S3_PORT):
-        print(f"S3 emulator already running (pid {pid}) on 127.0.0.1:{S3_PORT}")
+        print(f"S3 server already running (pid {pid}) on 127.0.0.1:{S3_PORT}")
         return
     if pid and pid_alive(pid):  # running on another port (an earlier default or setting): restart it
         s3_down()
-    require_free_port(S3_PORT, "the S3 emulator", "SPARKIFY_S3_PORT")
+    require_free_port(S3_PORT, "the S3 server", "SPARKIFY_S3_PORT")
     logs = LOCAL / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / "s3.log", "ab") as out:
         proc = subprocess.Popen(
-            [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(S3_PORT)],
+            s3_command(),
+            # RCLONE_AUTH_KEY is CSV (the flag repeats): one quoted "id,secret" pair. No config file is read.
+            env={**os.environ, "RCLONE_AUTH_KEY": f'"{S3_ACCESS_KEY_ID},{S3_SECRET_ACCESS_KEY}"', "RCLONE_CONFIG": ""},
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     S3_PIDFILE.write_text(f"{proc.pid}\n")
-    _wait_port(S3_PORT, "the S3 emulator")
-    print(f"S3 emulator (moto) started on 127.0.0.1:{S3_PORT} (pid {proc.pid})")
+    _wait_port(S3_PORT, "the S3 server")
+    print(f"S3 server (rclone serve s3) started on 127.0.0.1:{S3_PORT} (pid {proc.pid})")
 
 
 def s3_down() -> None:
@@ -347,11 +367,11 @@ def s3_down() -> None:
     if pid and pid_alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        _wait_gone(pid, "S3 emulator")
-        wait_port_free(S3_PORT, "the S3 emulator")
-        print("S3 emulator stopped")
+        _wait_gone(pid, "S3 server")
+        wait_port_free(S3_PORT, "the S3 server")
+        print("S3 server stopped")
     else:
-        print("S3 emulator not running")
+        print("S3 server not running")
     S3_PIDFILE.unlink(missing_ok=True)
 
 
@@ -362,8 +382,8 @@ def env() -> dict[str, str]:
     airflow_db = f"postgresql+psycopg2://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/{AIRFLOW_DB}"
     aws = {
         "conn_type": "aws",
-        "login": "testing",  # moto accepts any key pair
-        "password": "testing",
+        "login": S3_ACCESS_KEY_ID,
+        "password": S3_SECRET_ACCESS_KEY,
         "extra": {"endpoint_url": f"http://127.0.0.1:{S3_PORT}", "region_name": REGION},
     }
     return {

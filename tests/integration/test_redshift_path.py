@@ -1,5 +1,6 @@
-"""The Redshift engine against the S3 emulator: the manifest it writes there, and the credentials the amazon
-provider's hooks give it (a role assumed through the emulator's STS, or the connection's keys).
+"""The Redshift engine against a real S3 server: the manifest it writes there, and the credentials the amazon
+provider's hooks give it (the connection's keys, on the local stack's S3 server; or a role assumed through STS,
+on moto's emulation of STS and S3 — a server in a thread of the test — as the local S3 server has no STS).
 
 No AWS is reachable here, so the warehouse side is a recording cursor (tests/unit/engines/test_redshift.py has the
 rest of the engine's SQL). Every statement must parse as Redshift SQL, credentials must never appear in what is
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 import sqlfluff
 
@@ -18,6 +20,7 @@ from sparkify.ingest.records import Column
 from sparkify.ingest.s3 import S3Object, S3Source
 from tests.conftest import make_bucket, s3_client
 from tests.recording import RecordingCursor
+from tools.stack import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +47,35 @@ def parse_redshift(statement: str) -> None:
     sqlfluff.parse(sql, dialect="redshift")  # raises on anything it cannot parse
 
 
-def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_manifest(bucket, monkeypatch):
+@pytest.fixture
+def aws_emulator():
+    """moto's emulation of AWS (STS and S3 here) as an HTTP server on a free loopback port, for this test only."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_manifest(aws_emulator, monkeypatch):
     role = "arn:aws:iam::123456789012:role/dwhRole"
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
         json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
-                    "extra": {"endpoint_url": s3_client().meta.endpoint_url, "region_name": "us-west-2",
+                    "extra": {"endpoint_url": aws_emulator, "region_name": "us-west-2",
                               "role_arn": role,  # assumed through the emulator's STS
-                              "service_config": {"sts": {"endpoint_url": s3_client().meta.endpoint_url}}}}),
+                              "service_config": {"sts": {"endpoint_url": aws_emulator}}}}),
     )  # fmt: skip
+    client = boto3.client("s3", endpoint_url=aws_emulator, region_name="us-west-2", aws_access_key_id="testing",
+                          aws_secret_access_key="testing")  # fmt: skip
+    bucket = "redshift-path"
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    for i in range(3):
+        client.put_object(Bucket=bucket, Key=f"song_data/A/B/C/TRABC{i}.json", Body=b"{}")
     pending = [S3Object("song_data/", f"song_data/A/B/C/TRABC{i}.json", 2, f'"etag{i}"') for i in (0, 2)]
     cursor = RecordingCursor()
     result = stage(
@@ -84,7 +107,7 @@ def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_mani
     assert statements[-1] == 'DROP TABLE "stage_copy"'
     for statement in statements:
         parse_redshift(statement)
-    manifest = json.loads(s3_client().get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+    manifest = json.loads(client.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
     assert manifest == {
         "entries": [
             {"url": f"s3://{bucket}/song_data/A/B/C/TRABC0.json", "mandatory": True},
@@ -102,11 +125,11 @@ def test_key_credentials_reach_redshift_but_never_the_log(bucket, caplog):
         task_id="stage_events",
     )  # fmt: skip
     copy = cursor.statements[1][0]
-    assert "ACCESS_KEY_ID 'testing' SECRET_ACCESS_KEY 'testing'" in copy  # the emulator's key pair
+    assert f"ACCESS_KEY_ID '{S3_ACCESS_KEY_ID}' SECRET_ACCESS_KEY '{S3_SECRET_ACCESS_KEY}'" in copy  # the stack's
     assert f"FROM 's3://{bucket}/log_data/2018/11/2018-11-15-events.json'" in copy
     assert f"FORMAT AS JSON 's3://{bucket}/log_json_path.json'" in copy
+    logged = caplog.text  # before sqlfluff logs the statement it parses
     parse_redshift(copy)
-    logged = caplog.text
     assert "running on Redshift" in logged
     assert "SECRET_ACCESS_KEY '***'" in logged
-    assert "SECRET_ACCESS_KEY 'testing'" not in logged
+    assert S3_SECRET_ACCESS_KEY not in logged

@@ -88,10 +88,27 @@ def test_the_aws_example_switches_connections_to_redshift_and_s3(secrets_file):
     assert env["AIRFLOW_VAR_SPARKIFY_S3_BUCKET"] == "udacity-dend"
 
 
+def test_the_s3_server_is_the_local_stacks_and_the_connection_signs_with_its_key_pair(stack):
+    """The same rclone release as requirements-dev.txt pins, and the key pair the connection of compose/local.env uses
+    is the one it checks (as the local stack's: tools/stack.py)."""
+    from tools import stack as local_stack
+
+    s3 = stack["services"]["s3"]
+    pinned = next(
+        line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("rclone")
+    )
+    assert s3["image"] == f"rclone/rclone:{pinned.split('==')[1]}"
+    assert s3["command"][:3] == ["serve", "s3", ":memory:"]
+    key_id, secret = s3["environment"]["RCLONE_AUTH_KEY"].strip('"').split(",")
+    conn = json.loads(stack["services"]["airflow-worker"]["environment"]["AIRFLOW_CONN_AWS_DEFAULT"])
+    assert (conn["login"], conn["password"], conn["extra"]["endpoint_url"]) == (key_id, secret, "http://s3:5000")
+    assert (key_id, secret) == (local_stack.S3_ACCESS_KEY_ID, local_stack.S3_SECRET_ACCESS_KEY)
+
+
 def test_every_published_port_is_loopback_only(stack):
-    """Published ports are for this machine only (the local warehouse's login, local-dev-only, is committed)."""
+    """Published ports are for this machine only (the local warehouse's and S3 server's logins are committed)."""
     published = [(name, p) for name, s in stack["services"].items() for p in s.get("ports", [])]
-    assert published  # the UI, the warehouse and the S3 emulator are reachable from the host
+    assert published  # the UI, the warehouse and the S3 server are reachable from the host
     assert all(p.get("host_ip") == "127.0.0.1" for _, p in published), published
 
 

@@ -109,3 +109,11 @@ def test_tasks_report_the_loopback_hostname_through_airflows_own_setting(monkeyp
         "AIRFLOW__CORE__HOSTNAME_CALLABLE", AirflowStack(home=tmp_path).env()["AIRFLOW__CORE__HOSTNAME_CALLABLE"]
     )
     assert get_hostname() == "127.0.0.1"
+
+
+def test_the_s3_server_binds_loopback_and_its_key_pair_stays_out_of_argv():
+    command = stack.s3_command()
+    assert command[1:4] == ["serve", "s3", ":memory:"]
+    assert command[command.index("--addr") + 1] == f"127.0.0.1:{stack.S3_PORT}"
+    assert stack.S3_SECRET_ACCESS_KEY not in " ".join(command)  # argv is world-readable in /proc
+    assert stack.s3_server_version().startswith("rclone v")

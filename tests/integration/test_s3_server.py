@@ -1,0 +1,55 @@
+"""The local stack's S3 server (rclone serve s3): loopback only, signatures checked, and S3's semantics that
+staging relies on — 1,000-key pages, ETags that change with the content, and a new object in the very next
+listing (its directory cache is updated by the writes it serves)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import boto3
+import psutil
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import make_bucket, s3_client
+from tools import stack
+
+pytestmark = pytest.mark.integration
+
+
+def test_it_listens_on_loopback_only(local_stack):
+    pid = stack.read_pid(stack.S3_PIDFILE)
+    listening = {(c.laddr.ip, c.laddr.port) for c in psutil.Process(pid).net_connections() if c.status == "LISTEN"}
+    assert listening == {("127.0.0.1", stack.S3_PORT)}
+
+
+def test_a_request_signed_with_another_key_pair_is_refused(local_stack):
+    bucket = make_bucket()
+    stranger = boto3.client("s3", endpoint_url=s3_client().meta.endpoint_url, region_name=stack.REGION,
+                            aws_access_key_id="AKIAOTHER", aws_secret_access_key="other")  # fmt: skip
+    with pytest.raises(ClientError) as refused:
+        stranger.list_objects_v2(Bucket=bucket)
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_listings_page_by_1000_and_see_new_and_changed_objects_at_once(local_stack):
+    client, bucket = s3_client(), make_bucket()
+    for i in range(1001):
+        client.put_object(Bucket=bucket, Key=f"song_data/A/{i % 7}/TR{i:05d}.json", Body=b"{}")
+    pages = list(client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="song_data/"))
+    assert [p["KeyCount"] for p in pages] == [1000, 1]
+
+    def listed() -> dict[str, str]:
+        return {o["Key"]: o["ETag"].strip('"') for o in client.list_objects_v2(Bucket=bucket, Prefix="song_data/A/1/")
+                ["Contents"]}  # fmt: skip
+
+    before = listed()
+    client.put_object(Bucket=bucket, Key="song_data/A/1/TRNEW.json", Body=b'{"song_id": "S1"}')
+    client.put_object(Bucket=bucket, Key="song_data/A/1/TR00001.json", Body=b'{"song_id": "S2"}')
+    after = listed()
+    assert set(after) == set(before) | {"song_data/A/1/TRNEW.json"}
+    assert after["song_data/A/1/TRNEW.json"] == hashlib.md5(b'{"song_id": "S1"}').hexdigest()
+    assert after["song_data/A/1/TR00001.json"] == hashlib.md5(b'{"song_id": "S2"}').hexdigest()
+    assert before["song_data/A/1/TR00001.json"] == hashlib.md5(b"{}").hexdigest()
+    head = client.head_object(Bucket=bucket, Key="song_data/A/1/TR00001.json")
+    assert head["ETag"].strip('"') == after["song_data/A/1/TR00001.json"]

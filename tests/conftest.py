@@ -230,7 +230,7 @@ def seeded_bucket(name: str, folder: Path) -> str:
 
 @pytest.fixture(scope="session")
 def course_bucket(local_stack) -> str:
-    """The course data in the emulator: seeded once (about 50 s for 14,927 objects) for every worker and run."""
+    """The course data in the local S3 server: seeded once (about 45 s for 14,927 objects) for every worker and run."""
     folder = course_data_or_skip()
     with shared_lock("course-bucket"):
         return seeded_bucket("course-data", folder)

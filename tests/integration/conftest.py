@@ -21,7 +21,7 @@ def raw() -> tuple[list[dict], list[dict]]:
 def course_catalogue(course_bucket, admin_dsn) -> tuple[str, dict]:
     """A warehouse in which the DAG's ``begin`` and ``stage_songs`` ran over the month: the staged catalogue.
 
-    Built once per test run for every worker (staging the 14,896 song objects from the emulator takes ~50 s);
+    Built once per test run for every worker (staging the 14,896 song objects from the local S3 server takes ~35 s);
     the month's and the hours' warehouses start as copies of it (``CREATE DATABASE … TEMPLATE``), exactly as if
     those two tasks had run in each. Returns its name and ``stage_songs``' result. The next run replaces it.
     """

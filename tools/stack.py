@@ -337,12 +337,21 @@ def s3_server_version() -> str:
     return out.stdout.splitlines()[0].strip()
 
 
+def _runs_s3_command(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).cmdline() == s3_command()
+    except psutil.Error:
+        return False
+
+
 def s3_up() -> None:
     pid = read_pid(S3_PIDFILE)
-    if pid and pid_alive(pid) and port_open(S3_PORT):
+    if pid and pid_alive(pid) and port_open(S3_PORT) and _runs_s3_command(pid):
         print(f"S3 server already running (pid {pid}) on 127.0.0.1:{S3_PORT}")
         return
-    if pid and pid_alive(pid):  # running on another port (an earlier default or setting): restart it
+    if pid and pid_alive(pid):  # another port or another server (an earlier checkout's moto): restart it
         s3_down()
     require_free_port(S3_PORT, "the S3 server", "SPARKIFY_S3_PORT")
     logs = LOCAL / "logs"

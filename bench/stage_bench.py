@@ -197,23 +197,23 @@ def peak_rss_kib() -> int:
 
 def peak_rss_staging(bucket: str, key: str) -> float:
     """MiB: peak RSS of a fresh process that stages one object (the operator alone, in its own process)."""
-    code = (
-        "import sys; sys.argv=['x']; import bench.stage_bench as b; "
-        f"b.run_ours({bucket!r}, {key!r}); "
-        "print(b.peak_rss_kib())"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=os.environ)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-2000:])
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
+    return int(in_fresh_process(f"b.run_ours({bucket!r}, {key!r}); print(b.peak_rss_kib())")) / 1024
 
 
 def baseline_rss() -> float:
-    code = (
-        "import sys; sys.argv=['x']; import bench.stage_bench as b; import sparkify.operators; print(b.peak_rss_kib())"
-    )
+    return int(in_fresh_process("import sparkify.operators; print(b.peak_rss_kib())")) / 1024
+
+
+def in_fresh_process(code: str) -> str:
+    """The last line ``code`` prints, run in a new interpreter with this module imported as ``b``.
+
+    What is measured there sees a process like a task's, not this one after everything run before it.
+    """
+    code = f"import sys; sys.argv=['x']; import bench.stage_bench as b; {code}"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=os.environ)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return out.stdout.strip().splitlines()[-1]
 
 
 def write_big_object(bucket: str, megabytes: int, seed: int) -> tuple[str, int, int]:
@@ -280,18 +280,8 @@ class Idle:
 
 
 def stage_songs_idle(bucket: str, runs: int = 3) -> Idle:
-    """In a fresh process, as in a task: stage the catalogue under ``song_data/`` once, then ``runs`` idle hours.
-
-    Its own process, like the peak-RSS run: the bench's process has run everything before it, and a task has not.
-    """
-    code = (
-        "import json, sys; sys.argv=['x']; import bench.stage_bench as b; "
-        f"print(json.dumps(b.idle_runs({bucket!r}, {runs})))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=os.environ)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-2000:])
-    return Idle(**json.loads(out.stdout.strip().splitlines()[-1]))
+    """In a fresh process, as in a task: stage the catalogue under ``song_data/`` once, then ``runs`` idle hours."""
+    return Idle(**json.loads(in_fresh_process(f"import json; print(json.dumps(b.idle_runs({bucket!r}, {runs})))")))
 
 
 def idle_runs(bucket: str, runs: int) -> dict:

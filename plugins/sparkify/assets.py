@@ -18,7 +18,9 @@ A task that changes its table on *every* successful run (the quality task append
 created by its first event instead, and two tasks doing that at once collide on the asset's unique key —
 Airflow 3.3 marks one of them failed after it did its work (the first two runs of a fresh backfill). So every
 asset emitted through an alias must also be named statically by some DAG: as a reader's ``inlets`` (``reads``)
-or as such an outlet.
+or as such an outlet. The first event through an alias also links the alias to its asset, and two of those at
+once collide the same way (``asset_alias_asset_pkey``): a writer whose runs can overlap (the ETL's, in a
+backfill) runs one run at a time (``max_active_tis_per_dag=1``; they wait for each other's table lock anyway).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ START ?= 2018-11-15T00
 END   ?= 2018-11-16T00
 SEED  ?= 42
 
-.PHONY: help install up down airflow env seed data demo report aws-up aws-down bench test test-fast lint test-deps clean
+.PHONY: help install up down airflow env seed data demo report aws-up aws-down rehearse bench test test-fast lint test-deps clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,9 +32,10 @@ up: $(STAMP)  ## start the local stack (PostgreSQL + S3 emulator) in the backgro
 down:  ## stop Airflow (if started) and the local stack by PID; idempotent
 	@if [ -x $(PY) ]; then $(PY) -m tools.airflow_stack down && $(PY) -m tools.stack down; fi
 
-airflow: up  ## start Airflow 3 (api-server, log server, scheduler, dag-processor, triggerer; loopback only) on the local stack; prints URL + login
-	@$(PY) -m tools.seed --live --seed $(SEED)
-	@$(PY) -m tools.airflow_stack up
+# AWS_ENV=<file>: start against AWS with the settings make aws-up wrote (secrets backend; nothing local is used).
+AWS_ENV ?=
+airflow: $(STAMP)  ## start Airflow 3 (loopback only) on the local stack, or on AWS with AWS_ENV=.local/aws/<prefix>.env; prints URL, login and the connections it uses (masked)
+	@$(PY) -m tools.airflow_stack up $(if $(AWS_ENV),--aws-env $(AWS_ENV),--seed-live $(SEED))
 
 env: $(STAMP)  ## start the stack if needed and print shell exports: eval "$$(make -s env)"
 	@$(PY) -m tools.stack up >&2
@@ -54,11 +55,13 @@ report: up  ## answer the analytics questions in the local warehouse (after make
 AWS_PREFIX ?= sparkify
 WAREHOUSE ?= serverless
 AWS_ARGS = --prefix $(AWS_PREFIX) $(if $(filter 1,$(DRY_RUN)),--dry-run)
-aws-up: $(STAMP)  ## create/update the AWS stack (IAM role, Redshift Serverless or WAREHOUSE=provisioned, private network); writes .local/aws/$(AWS_PREFIX).env
+aws-up: $(STAMP)  ## create/update the AWS side (two IAM roles, work bucket, Redshift Serverless or WAREHOUSE=provisioned, Airflow's secrets); writes .local/aws/$(AWS_PREFIX).env
 	@$(PY) -m tools.aws up $(AWS_ARGS) --warehouse $(WAREHOUSE) $(if $(DATA_BUCKET),--data-bucket $(DATA_BUCKET)) \
+	  $(if $(WORK_BUCKET),--work-bucket $(WORK_BUCKET)) $(if $(TRUSTED_PRINCIPAL),--trusted-principal $(TRUSTED_PRINCIPAL)) \
+	  $(if $(MAX_RPU),--max-rpu $(MAX_RPU)) $(if $(USAGE_LIMIT),--usage-limit $(USAGE_LIMIT)) \
 	  $(if $(ALLOWED_CIDR),--allowed-cidr $(ALLOWED_CIDR)) $(if $(filter 1,$(ALLOW_PUBLIC)),--allow-public)
 
-aws-down: $(STAMP)  ## delete the AWS stack and its admin secret (DRY_RUN=1: print what would go)
+aws-down: $(STAMP)  ## delete all of it — stack, work bucket, secrets — and check nothing is left (DRY_RUN=1: print what would go)
 	@$(PY) -m tools.aws down $(AWS_ARGS) --warehouse $(WAREHOUSE)
 
 compose-env: $(STAMP)  ## generate docker compose's secrets into .env (git-ignored, 0600): admin password, JWT secret, API secret key, Fernet key; keeps existing ones
@@ -95,6 +98,10 @@ PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reor
 test: lint $(STAMP) test-deps  ## ruff, sqlfluff and the whole pytest suite (unit, DAG integrity, integration, Airflow, web UI)
 	@$(PY) -m tools.stack servers
 	$(PYTEST) $(PYTEST_ARGS)
+
+rehearse: $(STAMP)  ## day one on AWS, rehearsed offline: aws-up → Airflow (AWS_ENV) → stage_events, stage_songs, publish_report → aws-down, on moto with IAM enforced (~1 min; part of make test)
+	@$(PY) -m tools.stack servers
+	$(PY) -m pytest tests/rehearsal $(PYTEST_ARGS)
 
 test-fast: $(STAMP)  ## inner loop: unit, DAG integrity, operators on the local stack (no Airflow processes, no course data)
 	@$(PY) -m tools.stack servers

@@ -12,8 +12,8 @@ right does not start this DAG.
    schema — all replaced in one transaction, for BI tools to read.
 2. **publish_report** renders the report — one self-contained HTML page (charts embedded: it opens without a
    network) with the period it covers, when it was built and from which ETL runs — to
-   `s3://<bucket>/reports/sparkify-report-<run>.html`, `reports/latest.html` and
-   `$AIRFLOW_HOME/reports/sparkify-report.html`.
+   `s3://<work bucket>/reports/sparkify-report-<run>.html`, `reports/latest.html` (the project's work bucket,
+   the Variable `sparkify_work_bucket`; never the source) and `$AIRFLOW_HOME/reports/sparkify-report.html`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from sparkify.alerts import FailureAlert
 from sparkify.analytics import QUESTIONS, SCHEMA
 from sparkify.assets import reads, star_schema_assets, writes
 from sparkify.operators import BuildAnalyticsTablesOperator, PublishReportOperator
-
-BUCKET = "{{ var.value.get('sparkify_s3_bucket', 'sparkify') }}"
+from sparkify.settings import REPORT_PREFIX, WORK_BUCKET
 
 with DAG(
     dag_id="sparkify_analytics",
@@ -53,10 +52,10 @@ with DAG(
     )
     publish_report = PublishReportOperator(
         task_id="publish_report",
-        doc_md="Render the report from the `analytics` tables and write it to the bucket and a local path.",
-        s3_bucket=BUCKET,
-        s3_key="reports/sparkify-report-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%SZ') }}.html",
-        latest_key="reports/latest.html",
+        doc_md="Render the report from the `analytics` tables and write it to the work bucket and a local path.",
+        s3_bucket=WORK_BUCKET,
+        s3_key=REPORT_PREFIX + "sparkify-report-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%SZ') }}.html",
+        latest_key=REPORT_PREFIX + "latest.html",
         inlets=reads(*(q.name for q in QUESTIONS), schema=SCHEMA),
     )
     build_analytics_tables >> publish_report

@@ -24,14 +24,14 @@ Every run covers one **data interval** `[data_interval_start, data_interval_end)
 
 The warehouse connection `redshift` decides how staging runs: Redshift `COPY` on Redshift, a streaming
 `COPY FROM STDIN` on PostgreSQL (the embedded default). Re-running an interval leaves every table identical;
-different intervals may run concurrently. The bucket comes from the Airflow Variable `sparkify_s3_bucket`
-(default `sparkify`; env `AIRFLOW_VAR_SPARKIFY_S3_BUCKET`).
+different intervals may run concurrently. The source bucket comes from the Airflow Variable `sparkify_s3_bucket`
+(default `sparkify`) and is only read; COPY manifests go to the project's work bucket, the Variable
+`sparkify_work_bucket` (default `sparkify-work`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Param
@@ -45,16 +45,16 @@ from sparkify.operators import (
     LoadFactOperator,
     StageToRedshiftOperator,
 )
+from sparkify.settings import SOURCE_BUCKET, WORK_BUCKET
+from sparkify.sql import SQL_DIR
 from sparkify.timetables import DailyDataIntervalTimetable, HourlyDataIntervalTimetable
 from sparkify.warehouse_checks import SPARKIFY_CHECKS
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "include" / "sql"
 # A task that writes a table through its alias runs one run at a time: runs of it wait for each other on the
 # table's lock anyway, and Airflow 3.3 links the asset to the alias with the first event, in the transaction that
 # marks the task a success — two runs' tasks doing that at once collide (asset_alias_asset_pkey) and the execution
 # API marks the second failed after its work is done (seen: stage_events of the first two days of a backfill).
 ONE_RUN_AT_A_TIME = 1
-BUCKET = "{{ var.value.get('sparkify_s3_bucket', 'sparkify') }}"
 default_args = {
     "owner": "sparkify-data-eng",
     "depends_on_past": False,
@@ -109,7 +109,8 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             table="staging_events",
             outlets=writes("staging_events"),
             max_active_tis_per_dag=ONE_RUN_AT_A_TIME,
-            s3_bucket=BUCKET,
+            s3_bucket=SOURCE_BUCKET,
+            work_bucket=WORK_BUCKET,
             s3_key="log_data/{{ data_interval_start.strftime('%Y/%m/%Y-%m-%d') }}-events.json",
             json_paths="log_json_path.json",
             json_layout="lines",
@@ -123,7 +124,8 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             table="staging_songs",
             outlets=writes("staging_songs"),
             max_active_tis_per_dag=ONE_RUN_AT_A_TIME,
-            s3_bucket=BUCKET,
+            s3_bucket=SOURCE_BUCKET,
+            work_bucket=WORK_BUCKET,
             s3_key="song_data/",
             json_paths="auto",
             json_layout="document",

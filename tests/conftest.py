@@ -34,19 +34,20 @@ TEST_STATE = stack.LOCAL / "tests"  # test stacks' homes, locks and shared resul
 # ephemeral port range (see tools/stack.py). The suite fails if any of them is still bound when it ends.
 AIRFLOW_TEST_PORT = 28180  # test_airflow_e2e.py
 REDIS_TEST_PORT = 26379
+REHEARSAL_AWS_PORT = 28190  # tests/rehearsal: moto's server with IAM enforcement
 
 
 def _ports_the_tests_bind() -> list[int]:
     from bench.dag_bench import BENCH_PORT
 
-    return [p + i for p in (AIRFLOW_TEST_PORT, BENCH_PORT) for i in range(2)] + [REDIS_TEST_PORT]
+    return [p + i for p in (AIRFLOW_TEST_PORT, BENCH_PORT) for i in range(2)] + [REDIS_TEST_PORT, REHEARSAL_AWS_PORT]
 
 
 # The files that take minutes, first: with `--dist loadfile --no-loadscope-reorder` (make test) pytest-xdist hands
 # files to workers in collection order, so these start first and the many quick files fill the gaps, instead of
 # the longest file starting last (xdist's default order is by number of tests).
 SLOW_FILES = ("test_bench.py", "test_course_month.py", "test_course_hours.py", "test_course_users.py",
-              "test_airflow_e2e.py", "test_airflow_runs.py")  # fmt: skip
+              "test_airflow_e2e.py", "test_airflow_runs.py", "test_day_one_on_aws.py")  # fmt: skip
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -182,8 +183,12 @@ def scratch_airflow(admin_dsn: str, name: str, port: int, bucket: str, **kwargs)
     home = TEST_STATE / f"airflow-{name}"
     wh = ScratchWarehouse(admin_dsn, f"test_{name}_warehouse")
     metadata_db = f"airflow_{name}"
-    extra_env = {"AIRFLOW_CONN_REDSHIFT": wh.conn_uri, "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket,
-                 **kwargs.pop("extra_env", {})}  # fmt: skip
+    extra_env = {
+        "AIRFLOW_CONN_REDSHIFT": wh.conn_uri,
+        "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket,
+        "AIRFLOW_VAR_SPARKIFY_WORK_BUCKET": work_bucket_for(bucket),
+        **kwargs.pop("extra_env", {}),
+    }
     af = AirflowStack(home=home, port=port, metadata_db=metadata_db, extra_env=extra_env, **kwargs)
     af.down()  # leftovers of an interrupted run, if any
     shutil.rmtree(home, ignore_errors=True)
@@ -206,6 +211,18 @@ def s3_client():
     return S3Hook(aws_conn_id="aws_default").get_conn()
 
 
+_WORK_BUCKETS: set[str] = set()
+
+
+def work_bucket_for(bucket: str) -> str:
+    """The work bucket (manifests, reports) that goes with a test's source bucket, created on first use."""
+    name = f"{bucket}-work"
+    if name not in _WORK_BUCKETS:
+        make_bucket(name)
+        _WORK_BUCKETS.add(name)
+    return name
+
+
 def make_bucket(name: str | None = None) -> str:
     name = name or f"test-{uuid.uuid4().hex[:12]}"
     client = s3_client()
@@ -224,7 +241,7 @@ def seeded_bucket(name: str, folder: Path) -> str:
         count = sum(p.get("KeyCount", 0) for p in client.get_paginator("list_objects_v2").paginate(Bucket=name))
         if count == expected:
             return name
-    seed(folder, name)
+    seed(folder, name, work_bucket=f"{name}-work")
     return name
 
 
@@ -258,7 +275,7 @@ def generated_bucket(local_stack, generated_data) -> str:
     name = f"generated-{TEST_RUN[:12]}"
     with shared_lock("generated-bucket"):
         if name not in {b["Name"] for b in s3_client().list_buckets().get("Buckets", [])}:
-            seed(generated_data, name)
+            seed(generated_data, name, work_bucket=f"{name}-work")
     return name
 
 
@@ -305,7 +322,7 @@ def run_tasks(
             "logical_date": start,
             "ds": start.strftime("%Y-%m-%d"),
             "run_id": f"test__{start.isoformat()}",
-            "var": {"value": _Vars({"sparkify_s3_bucket": bucket})},
+            "var": {"value": _Vars({"sparkify_s3_bucket": bucket, "sparkify_work_bucket": work_bucket_for(bucket)})},
             "params": {**dag.params.dump(), **(params or {})},
             "task": op,
             "outlet_events": OutletEventAccessors(),

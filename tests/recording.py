@@ -65,9 +65,12 @@ class FakeBody:
 class FakeSource:
     """An in-memory bucket with the interface of :class:`sparkify.ingest.s3.S3Source`."""
 
-    def __init__(self, objects: dict[str, bytes], bucket: str = "bucket", role_arn: str | None = None) -> None:
+    def __init__(
+        self, objects: dict[str, bytes], bucket: str = "bucket", role_arn: str | None = None, region: str = "us-west-2"
+    ) -> None:
         self.bucket = bucket
         self.objects = objects
+        self._region = region
         self.written: dict[str, str] = {}
         self.hook = SimpleNamespace(
             conn_config=SimpleNamespace(extra_config={"role_arn": role_arn} if role_arn else {}),
@@ -77,6 +80,9 @@ class FakeSource:
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
+
+    def region(self) -> str:
+        return self._region
 
     def open(self, key: str) -> FakeBody:
         return FakeBody(self.objects[key])

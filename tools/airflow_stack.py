@@ -1,8 +1,13 @@
 """Airflow 3 on the local stack: api-server, task log server, scheduler, dag-processor and triggerer as background
 processes.
 
-    python -m tools.airflow_stack up      # start (idempotent), unpause sparkify_etl, print URL and login
+    python -m tools.airflow_stack up [--seed-live 42]             # the local stack (make airflow)
+    python -m tools.airflow_stack up --aws-env .local/aws/x.env    # AWS (make airflow AWS_ENV=…)
     python -m tools.airflow_stack down    # stop by PID: INT the group, wait, TERM, KILL stragglers; port freed
+
+A start has one target (``tools.targets``): the local stack's connections, or the AWS settings file's secrets
+backend — never a mix. Each prints the connections and variables it uses, secrets masked. The local start
+unpauses sparkify_etl; an AWS start leaves every DAG paused (unpausing starts real loads).
 
 Each component runs in its own process group with a PID file under ``.local/airflow/run``; LocalExecutor's
 task processes belong to the scheduler's group, so stopping the group leaves nothing behind. The login is
@@ -30,7 +35,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import stack
+from tools import stack, targets
 
 COMPONENTS = ("api-server", "log server", "scheduler", "dag-processor", "triggerer")
 DAG_ID = "sparkify_etl"
@@ -49,6 +54,7 @@ class AirflowStack:
     extra_env: dict[str, str] = field(default_factory=dict)
     components: tuple[str, ...] = COMPONENTS
     dag_ids: tuple[str, ...] = (DAG_ID,)  # waited for and unpaused by up()
+    aws_settings: dict[str, str] | None = None  # an AWS start: make aws-up's file (tools.targets); None: local
     _token: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -73,8 +79,20 @@ class AirflowStack:
             stack.write_private(path, json.dumps({"admin": secrets.token_urlsafe(12)}))
         return json.loads(path.read_text())["admin"]
 
+    @classmethod
+    def for_aws(cls, settings_file: Path, **kwargs) -> AirflowStack:
+        """An installation of its own (home, metadata DB) for the AWS target of ``settings_file``."""
+        settings = targets.read_settings_file(settings_file)
+        name = "".join(c if c.isalnum() else "_" for c in settings_file.stem)
+        kwargs.setdefault("home", stack.LOCAL / "aws" / f"{settings_file.stem}-airflow")
+        kwargs.setdefault("metadata_db", f"airflow_aws_{name}")
+        return cls(dag_ids=(), aws_settings=settings, **kwargs)
+
     def env(self) -> dict[str, str]:
-        e = {**os.environ, **stack.env()}
+        if self.aws_settings is None:  # local: the stack's connections, nothing the shell exported for a target
+            e = {**targets.without_targets(os.environ, keep_aws_credentials=False), **stack.env()}
+        else:  # AWS: the file's settings and the shell's AWS credential chain, no local connection
+            e = {**targets.environ_for_aws(self.aws_settings), **stack.airflow_env()}
         secret_file = self.home / "jwt_secret"
         if not secret_file.exists():
             stack.write_private(secret_file, secrets.token_urlsafe(32))
@@ -82,10 +100,7 @@ class AirflowStack:
         e.update(
             {
                 "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
-                    f"postgresql+psycopg2://{stack.PG_USER}:{stack.PG_PASSWORD}@{stack.PG_HOST}:{stack.PG_PORT}"
-                    f"/{self.metadata_db}"
-                ),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": stack.metadata_db_url(self.metadata_db),
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__PARALLELISM": "8",
@@ -117,9 +132,10 @@ class AirflowStack:
         for name in to_start:  # fail now, naming the port's holder, rather than after a start-up timeout
             for what in _LISTENS.get(self.pidfile(name).stem, ()):
                 stack.require_free_port(self.ports[what], f"the {what}", "SPARKIFY_AIRFLOW_PORT")
-        stack.pg_up()
-        stack.s3_up()
-        self._ensure_metadata_db()
+        stack.pg_up()  # Airflow's metadata DB, for both targets
+        if self.aws_settings is None:
+            stack.s3_up()
+        self.ensure_metadata_db()
         env = self.env()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         logs = self.home / "logs"
@@ -169,20 +185,18 @@ class AirflowStack:
             cmd.append("--skip-serve-logs")  # the "log server" component serves their logs, on loopback
         return cmd
 
-    def _ensure_metadata_db(self) -> None:
+    def ensure_metadata_db(self) -> None:
+        """The metadata DB, migrated: a new one is a copy of the migrated template (:func:`migrated_template`), an
+        existing one is migrated when this Airflow version has not migrated it yet (a marker in the home)."""
         marker = self.home / f".migrated-{self.metadata_db}"
-        if stack.psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.metadata_db}'") != "1":
-            stack.psql(f"CREATE DATABASE {self.metadata_db} OWNER {stack.PG_USER}")
-            marker.unlink(missing_ok=True)  # a new database: whatever the marker says, it needs migrating
         version = stack.airflow_version()
-        if not (marker.exists() and marker.read_text() == version):
-            self.home.mkdir(parents=True, exist_ok=True)
-            subprocess.run(
-                [str(stack.VENV_BIN / "airflow"), "db", "migrate"],
-                env=self.env(),
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        if not database_exists(self.metadata_db):
+            template = migrated_template(self.env())
+            stack.psql(f"CREATE DATABASE {self.metadata_db} OWNER {stack.PG_USER} TEMPLATE {template}")
+            marker.write_text(version)
+        elif not (marker.exists() and marker.read_text() == version):
+            migrate(self.env())
             marker.write_text(version)
 
     def _wait_healthy(self, log: Path, log_start: int, timeout: float = 120) -> None:
@@ -286,6 +300,34 @@ class AirflowStack:
             print(f"airflow stopped ({', '.join(pids)})")
 
 
+def database_exists(name: str) -> bool:
+    return stack.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([str(stack.VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def migrated_template(env: dict[str, str]) -> str:
+    """A metadata DB migrated by this Airflow version, made once and copied (``CREATE DATABASE … TEMPLATE``) for
+    every new installation here: ``airflow db migrate`` of an empty DB costs ~15 s of CPU, a copy a fraction of a
+    second. Named for the version; it gets its name only once migrated, so a half-made one is never copied."""
+    import fcntl
+    import re
+
+    name = "airflow_migrated_" + re.sub(r"\W", "_", stack.airflow_version())
+    stack.LOCAL.mkdir(exist_ok=True)
+    with open(stack.LOCAL / "airflow-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not database_exists(name):
+            partial = f"{name}_partial"
+            stack.psql(f"DROP DATABASE IF EXISTS {partial} WITH (FORCE)")
+            stack.psql(f"CREATE DATABASE {partial} OWNER {stack.PG_USER}")
+            migrate({**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": stack.metadata_db_url(partial)})
+            stack.psql(f"ALTER DATABASE {partial} RENAME TO {name}")
+    return name
+
+
 def _read_from(path: Path, offset: int) -> str:
     """The text of ``path`` from byte ``offset`` on ("" if it does not exist)."""
     try:
@@ -333,23 +375,66 @@ def _urlopen_patiently(req: urllib.request.Request, retries: int = 3, timeout: f
     raise AssertionError("unreachable")
 
 
+def up_local(seed_live: int | None) -> AirflowStack:
+    """The local start: refuse AWS settings in the shell, seed the live days, start, say what it uses."""
+    targets.refuse_aws_settings_for_local(os.environ)
+    stack.pg_up()
+    stack.s3_up()
+    if seed_live is not None:
+        from datetime import UTC, datetime
+
+        from tools.seed import seed_live as add_live_days
+
+        add_live_days(stack.BUCKET, datetime.now(UTC).date(), seed_live)
+    print(targets.report("local stack — connections and variables:", *targets.local_lookup(stack.local_target())))
+    af = AirflowStack()
+    af.up()
+    print(f"Airflow is up: {af.url}  (login: admin / {af.password()})")
+    print(f"  {DAG_ID} is unpaused; logs in {af.home / 'logs'}; stop with: make down")
+    return af
+
+
+def up_aws(settings_file: Path) -> AirflowStack:
+    """The AWS start: the file's secrets backend and nothing local; the connections are read back and shown."""
+    af = AirflowStack.for_aws(settings_file)
+    conns, variables = targets.aws_lookup(af.aws_settings)
+    title = f"{af.aws_settings['SPARKIFY_TARGET']} ({settings_file}; from Secrets Manager) — connections and variables:"
+    print(targets.report(title, conns, variables))
+    targets.require_complete(str(settings_file), conns, variables)
+    af.up()
+    print(f"Airflow is up against AWS: {af.url}  (login: admin / {af.password()})")
+    print("  every DAG is paused: unpause sparkify_etl (live hours) or backfill sparkify_etl_daily")
+    print(f"  logs in {af.home / 'logs'}; stop with: make down")
+    return af
+
+
 def main(argv: list[str]) -> None:
-    cmd = argv[1] if len(argv) > 1 else "status"
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m tools.airflow_stack", description=__doc__.split("\n\n")[0])
+    p.add_argument("cmd", choices=["up", "down", "status"], nargs="?", default="status")
+    p.add_argument("--aws-env", type=Path, help="start against AWS with this settings file (make aws-up writes it)")
+    p.add_argument("--seed-live", type=int, metavar="SEED", help="local: add generated logs for the live days first")
+    a = p.parse_args(argv[1:])
+    cmd = a.cmd
     af = AirflowStack()
     if cmd == "up":
-        af.up()
-        print(f"Airflow is up: {af.url}  (login: admin / {af.password()})")
-        print(f"  {DAG_ID} is unpaused; logs in {af.home / 'logs'}; stop with: make down")
+        try:
+            up_aws(a.aws_env) if a.aws_env else up_local(a.seed_live)
+        except targets.SettingsError as exc:
+            sys.exit(f"refused: {exc}")
     elif cmd == "down":
         af.down()
-        leftovers = [*(stack.LOCAL / "tests").glob("airflow-*"), stack.LOCAL / "bench" / "airflow"]
+        leftovers = [
+            *(stack.LOCAL / "tests").glob("airflow-*"),
+            *(stack.LOCAL / "aws").glob("*-airflow"),  # AWS starts (make airflow AWS_ENV=…)
+            stack.LOCAL / "bench" / "airflow",
+        ]
         for home in sorted(leftovers):  # stacks of tests or benchmarks that an interrupted run left behind
             AirflowStack(home=home).down()
     elif cmd == "status":
         for name in af.components:
             print(f"{name}: {f'up (pid {stack.read_pid(af.pidfile(name))})' if af.running(name) else 'down'}")
-    else:
-        sys.exit(f"usage: python -m tools.airflow_stack up|down|status (got {cmd!r})")
 
 
 if __name__ == "__main__":

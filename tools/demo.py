@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 
 from tools.stack import ROOT, env
+from tools.targets import SettingsError, enter_local
 
 TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time", "load_errors"]
 BOOKKEEPING = ["staged_objects"]  # dropped with the tables, never counted
@@ -68,8 +69,6 @@ def run_interval(logical_date: datetime, verbose: bool, daily: bool) -> tuple[da
     """One DAG run (in a worker process, which loads the DAG once)."""
     global _DAG
     if _DAG is None:
-        for key, value in env().items():
-            os.environ[key] = value
         if not verbose:
             os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
         sys.path[:0] = [str(ROOT / "plugins")]
@@ -90,8 +89,10 @@ def main() -> None:
     a = p.parse_args()
     if a.end <= a.start:
         sys.exit("--end must be after --start")
-    for key, value in env().items():
-        os.environ[key] = value
+    try:
+        enter_local(env())  # the workers inherit it
+    except SettingsError as exc:
+        sys.exit(f"refused: {exc}")
     dsn = os.environ["WAREHOUSE_DSN"]
     if not a.keep_warehouse:
         drop_tables(dsn)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 from tools.stack import LOCAL, ROOT, env
+from tools.targets import SettingsError, enter_local
 
 DEFAULT_OUT = LOCAL / "reports" / "sparkify-report.html"
 
@@ -24,8 +24,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     a = p.parse_args()
-    for key, value in env().items():
-        os.environ.setdefault(key, value)
+    try:
+        enter_local(env())  # the local warehouse, whatever the shell exports
+    except SettingsError as exc:
+        sys.exit(f"refused: {exc}")
     if str(ROOT / "plugins") not in sys.path:  # as Airflow puts its plugins folder on the path
         sys.path[:0] = [str(ROOT / "plugins")]
     started = time.monotonic()

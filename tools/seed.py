@@ -6,15 +6,20 @@
 
 Keys keep the course bucket's layout: ``song_data/…``, ``log_data/YYYY/MM/YYYY-MM-DD-events.json`` and
 ``log_json_path.json``. The bucket is emptied first, so it holds exactly the folder (``--keep`` to add instead).
+The project's work bucket (``SPARKIFY_WORK_BUCKET``, where the DAGs write manifests and reports) is created
+beside it, as ``make aws-up`` creates one on AWS.
 ``--live`` (what ``make airflow`` runs) keeps what the bucket holds — seeding the generated data first if it
 has none — and adds generated activity logs for yesterday, today and tomorrow, so the scheduler's live hours
 and a UI trigger with the form's default date (now) find their input.
-Uses the ``aws_default`` connection from the environment (``eval "$(make -s env)"`` sets it).
+Always an S3 emulator, never AWS: the local stack's ``aws_default`` connection unless the environment is a local
+target itself (``SPARKIFY_TARGET=local``, as ``make env`` and docker compose's ``compose/local.env`` set), and a
+connection without an ``endpoint_url`` (that is, AWS) is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -22,14 +27,24 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from tools.stack import LOCAL, env
+from tools.stack import LOCAL, WORK_BUCKET, env
+from tools.targets import SettingsError, enter_local
 
 LAYOUT = ("song_data", "log_data", "log_json_path.json")
 
 
 def s3_client():
-    for key, value in env().items():
-        os.environ.setdefault(key, value)
+    if os.environ.get("SPARKIFY_TARGET") != "local":  # a shell set up for AWS, or for nothing: the local stack's
+        try:
+            enter_local(env())
+        except SettingsError as exc:
+            sys.exit(f"refused: {exc}")
+    endpoint = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"]).get("extra", {}).get("endpoint_url")
+    if not endpoint:
+        sys.exit(
+            "refusing to seed: the aws_default connection has no endpoint_url, so it is AWS — seeding writes "
+            "only to an S3 emulator (the local stack's, or docker compose's)"
+        )
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.config import Config
 
@@ -46,13 +61,20 @@ def data_files(folder: Path) -> list[tuple[Path, str]]:
     return files
 
 
-def seed(folder: Path, bucket: str, keep: bool = False) -> int:
+def ensure_buckets(client, *names: str) -> set[str]:
+    """Create the buckets that do not exist; the names of those that did."""
+    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    for name in names:
+        if name not in existing:
+            client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    return existing
+
+
+def seed(folder: Path, bucket: str, keep: bool = False, work_bucket: str | None = WORK_BUCKET) -> int:
     client = s3_client()
     started = time.monotonic()
-    existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
-    if bucket not in existing:
-        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
-    elif not keep:
+    existing = ensure_buckets(client, bucket, *([work_bucket] if work_bucket else []))
+    if bucket in existing and not keep:
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
             if keys:
@@ -78,7 +100,7 @@ def seed_live(bucket: str, today: date, seed_value: int = 42) -> list[str]:
     from tools.datagen import live_day, log_key
 
     client = s3_client()
-    buckets = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    buckets = ensure_buckets(client, WORK_BUCKET)
     has_data = bucket in buckets and client.list_objects_v2(Bucket=bucket, Prefix="log_json_path.json")["KeyCount"]
     if not has_data:
         seed(generated(seed_value), bucket, keep=True)

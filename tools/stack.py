@@ -43,7 +43,8 @@ S3_ACCESS_KEY_ID = "SPARKIFYLOCAL"
 S3_SECRET_ACCESS_KEY = "localdevonly"
 WAREHOUSE_DB = "warehouse"
 AIRFLOW_DB = "airflow"
-BUCKET = os.environ.get("SPARKIFY_BUCKET", "sparkify")
+BUCKET = os.environ.get("SPARKIFY_BUCKET", "sparkify")  # the source: the data, only read by the DAGs
+WORK_BUCKET = os.environ.get("SPARKIFY_WORK_BUCKET", "sparkify-work")  # what the DAGs write (manifests, reports)
 REGION = "us-west-2"
 
 
@@ -269,11 +270,8 @@ def _ensure_roles_and_dbs() -> None:
         psql(f"CREATE ROLE {PG_USER} LOGIN CREATEDB PASSWORD '{PG_PASSWORD}'")
     elif not _password_works():  # a cluster made with an earlier password (checked: workers start at once)
         psql(f"ALTER ROLE {PG_USER} PASSWORD '{PG_PASSWORD}'")
-    for db in (WAREHOUSE_DB, AIRFLOW_DB):
-        if psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") != "1":
-            psql(f"CREATE DATABASE {db} OWNER {PG_USER}")
-            if db == AIRFLOW_DB:  # a new metadata DB needs migrating, whatever an earlier marker says
-                (LOCAL / "airflow" / ".migrated").unlink(missing_ok=True)
+    if psql(f"SELECT 1 FROM pg_database WHERE datname = '{WAREHOUSE_DB}'") != "1":
+        psql(f"CREATE DATABASE {WAREHOUSE_DB} OWNER {PG_USER}")  # Airflow's DB: tools.airflow_stack makes it
 
 
 def pg_down() -> None:
@@ -384,11 +382,30 @@ def s3_down() -> None:
     S3_PIDFILE.unlink(missing_ok=True)
 
 
-def env() -> dict[str, str]:
-    """Environment for Airflow and psql against the local stack (connections come from here)."""
+def airflow_env() -> dict[str, str]:
+    """How Airflow's processes run here (home, folders, executor, metadata DB) — the same for both targets."""
+    return {
+        "AIRFLOW_HOME": str(LOCAL / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db_url(AIRFLOW_DB),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(LOCAL / "airflow" / "logs"),
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), str(ROOT / "plugins")) if p),
+    }
+
+
+def metadata_db_url(database: str) -> str:
+    """Airflow's metadata database on the local PostgreSQL (both targets keep Airflow's own state here)."""
+    return f"postgresql+psycopg2://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+def local_target() -> dict[str, str]:
+    """The local stack's connections and variables (``SPARKIFY_TARGET=local`` marks them)."""
     import json
 
-    airflow_db = f"postgresql+psycopg2://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/{AIRFLOW_DB}"
     aws = {
         "conn_type": "aws",
         "login": S3_ACCESS_KEY_ID,
@@ -403,32 +420,28 @@ def env() -> dict[str, str]:
         },
     }
     return {
-        "AIRFLOW_HOME": str(LOCAL / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_db,
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(LOCAL / "airflow" / "logs"),
         "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws),
         "AIRFLOW_CONN_REDSHIFT": f"postgres://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/{WAREHOUSE_DB}",
+        "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": BUCKET,
+        "AIRFLOW_VAR_SPARKIFY_WORK_BUCKET": WORK_BUCKET,
         "SPARKIFY_BUCKET": BUCKET,
+        "SPARKIFY_WORK_BUCKET": WORK_BUCKET,
+        "SPARKIFY_TARGET": "local",
         "WAREHOUSE_DSN": f"postgresql://{PG_USER}:{PG_PASSWORD}@{PG_HOST}:{PG_PORT}/{WAREHOUSE_DB}",
-        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
-        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), str(ROOT / "plugins")) if p),
     }
 
 
+def env() -> dict[str, str]:
+    """Environment for Airflow and psql against the local stack: Airflow's settings and the local target's
+    connections and variables, and nothing else."""
+    return {**airflow_env(), **local_target()}
+
+
 def airflow_db_up() -> None:
-    """Create/upgrade Airflow's metadata DB (idempotent; fast when already migrated)."""
-    e = {**os.environ, **env()}
-    Path(e["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-    marker = LOCAL / "airflow" / ".migrated"
-    if marker.exists() and marker.read_text() == airflow_version():
-        return
-    subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=e, check=True, stdout=subprocess.DEVNULL)
-    marker.write_text(airflow_version())
-    print("airflow metadata DB migrated")
+    """The local Airflow's metadata DB, created and migrated (idempotent; ``tools.airflow_stack`` owns how)."""
+    from tools.airflow_stack import AirflowStack
+
+    AirflowStack().ensure_metadata_db()
 
 
 def airflow_version() -> str:

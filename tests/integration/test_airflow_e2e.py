@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AIRFLOW_TEST_PORT, REDIS_TEST_PORT, ROOT, scratch_airflow
+from tests.conftest import AIRFLOW_TEST_PORT, REDIS_TEST_PORT, ROOT, scratch_airflow, work_bucket_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -149,7 +149,7 @@ def test_the_analytics_dag_follows_the_etl_runs_that_change_the_tables(airflow, 
     first = runs[0]["dag_run_id"]
     log = json.dumps(af.api("GET", f"dags/sparkify_analytics/dagRuns/{first}/taskInstances/publish_report/logs/1"))
     assert "triggered by sparkify_etl/rest_api_test" in log, log[:3000]
-    page = s3_client().get_object(Bucket=generated_bucket, Key="reports/latest.html")["Body"].read()
+    page = s3_client().get_object(Bucket=work_bucket_for(generated_bucket), Key="reports/latest.html")["Body"].read()
     assert b"sparkify_etl/rest_api_test" in page
 
     # Rerun the hour: the tables are right already, so no writer emits an event and no analytics run starts.

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import ROOT, TEST_STATE, load_dag, run_tasks, utc
+from tests.conftest import ROOT, TEST_STATE, load_dag, run_tasks, utc, work_bucket_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -39,7 +39,13 @@ def airflow_db(local_stack) -> Iterator[dict[str, str]]:
 def dags_test(
     airflow_env: dict[str, str], logical_date: str, conn_uri: str, bucket: str, **extra_env: str
 ) -> subprocess.Popen:
-    env = {**airflow_env, "AIRFLOW_CONN_REDSHIFT": conn_uri, "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket, **extra_env}
+    env = {
+        **airflow_env,
+        "AIRFLOW_CONN_REDSHIFT": conn_uri,
+        "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": bucket,
+        "AIRFLOW_VAR_SPARKIFY_WORK_BUCKET": work_bucket_for(bucket),
+        **extra_env,
+    }
     return subprocess.Popen(
         [AIRFLOW, "dags", "test", "sparkify_etl", logical_date],
         env=env,

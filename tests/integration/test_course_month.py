@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import pytest
 
-from tests.conftest import ScratchWarehouse, load_dag, run_tasks
+from tests.conftest import ScratchWarehouse, load_dag, run_tasks, work_bucket_for
 from tests.integration.course import MONTH, expected_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.course_data]
@@ -139,7 +139,7 @@ def test_the_report_shows_what_the_warehouse_holds(month_warehouse, course_bucke
 
     page_path = tmp_path / "report.html"
     assert results["publish_report"]["local_path"] == str(page_path)
-    obj = s3_client().get_object(Bucket=course_bucket, Key="reports/latest.html")
+    obj = s3_client().get_object(Bucket=work_bucket_for(course_bucket), Key="reports/latest.html")
     assert obj["ContentType"].startswith("text/html")
     assert obj["Body"].read() == page_path.read_bytes()
 

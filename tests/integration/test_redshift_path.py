@@ -10,6 +10,7 @@ logged, and the manifest must name exactly the pending objects.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -25,13 +26,15 @@ from tools.stack import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
 pytestmark = pytest.mark.integration
 
 
-def stage(cursor, bucket, objects, columns, **fields):
+def stage(cursor, bucket, objects, columns, work=None, **fields):
     request = StageRequest(
-        source=S3Source("aws_default", bucket), objects=objects, staging_table=fields.pop("table"),
+        source=S3Source("aws_default", bucket), work=work and S3Source("aws_default", work), objects=objects,
+        staging_table=fields.pop("table"),
         columns=columns, json_layout="document", max_errors=0, run_id=fields.pop("run_id"), dag_id="adhoc_airflow",
         options=RedshiftEngine.stage_options, **fields,
     )  # fmt: skip
-    return RedshiftEngine("redshift", hook=None).stage(cursor, request)
+    warehouse = SimpleNamespace(get_connection=lambda _: SimpleNamespace(host="dwh", extra_dejson={}))
+    return RedshiftEngine("redshift", hook=warehouse).stage(cursor, request)
 
 
 @pytest.fixture
@@ -72,8 +75,9 @@ def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_mani
     )  # fmt: skip
     client = boto3.client("s3", endpoint_url=aws_emulator, region_name="us-west-2", aws_access_key_id="testing",
                           aws_secret_access_key="testing")  # fmt: skip
-    bucket = "redshift-path"
-    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+    bucket, work = "redshift-path", "redshift-path-work"
+    for name in (bucket, work):
+        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
     for i in range(3):
         client.put_object(Bucket=bucket, Key=f"song_data/A/B/C/TRABC{i}.json", Body=b"{}")
     pending = [S3Object("song_data/", f"song_data/A/B/C/TRABC{i}.json", 2, f'"etag{i}"') for i in (0, 2)]
@@ -82,7 +86,7 @@ def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_mani
         cursor, bucket, pending,
         [Column("song_id", "character varying", 64), Column("title", "character varying", 65535)],
         table="staging_songs", destination="stage_incoming", json_paths=None, by_object=True, origin_matters=False,
-        run_id="scheduled__2018-11-15T16:00:00+00:00", task_id="stage_songs",
+        run_id="scheduled__2018-11-15T16:00:00+00:00", task_id="stage_songs", work=work,
     )  # fmt: skip
     assert (result.rows, result.rejections) == (7, [])
     statements = [s for s, _ in cursor.statements]
@@ -91,7 +95,7 @@ def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_mani
     copy = statements[1]
     assert copy.splitlines() == [
         'COPY "stage_copy" ("song_id", "title")',
-        f"FROM 's3://{bucket}/{manifest_key}'",
+        f"FROM 's3://{work}/{manifest_key}'",
         f"IAM_ROLE '{role}'",
         "REGION 'us-west-2'",
         "FORMAT AS JSON 'auto'",
@@ -103,11 +107,12 @@ def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_mani
         'INSERT INTO "stage_incoming" ("song_id", "title", "staged_from") '
         'SELECT "song_id", "title", %(staged_from)s FROM "stage_copy"'
     )
-    assert cursor.statements[2][1] == {"staged_from": f"s3://{bucket}/{manifest_key}"}
+    assert cursor.statements[2][1] == {"staged_from": f"s3://{work}/{manifest_key}"}
     assert statements[-1] == 'DROP TABLE "stage_copy"'
     for statement in statements:
         parse_redshift(statement)
-    manifest = json.loads(client.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+    manifest = json.loads(client.get_object(Bucket=work, Key=manifest_key)["Body"].read())
+    assert client.list_objects_v2(Bucket=bucket, Prefix="sparkify-manifests/")["KeyCount"] == 0  # source untouched
     assert manifest == {
         "entries": [
             {"url": f"s3://{bucket}/song_data/A/B/C/TRABC0.json", "mandatory": True},

@@ -56,6 +56,7 @@ class StageRequest:
     task_id: str
     options: Mapping[str, Any] = field(default_factory=dict)  # this engine's options, defaults filled in
     origin_matters: bool = True  # False: rows are replaced by key, so an engine may record a coarser origin
+    work: S3Source | None = None  # the project's work bucket, for side files (COPY manifests); never the source
 
     def staged_from(self, obj: S3Object) -> str:
         """What a row records as its origin: the object itself when ``by_object``, else the requested location."""

@@ -2,10 +2,14 @@
 
 * COPY lands in a temporary table ``LIKE`` the staging table (COPY cannot fill ``staged_from``), from which the rows
   move to the destination with their origin. Incremental stages read exactly the pending keys through a manifest
-  written under the run (``manifest_prefix``); other stages COPY each requested location.
-* Redshift authenticates to S3 with the AWS connection's ``role_arn`` (``IAM_ROLE``), else its keys, which are
+  written under the run (``manifest_prefix``) in the project's work bucket — the source is never written to;
+  other stages COPY each requested location. ``REGION`` is the source bucket's own.
+* Redshift reads S3 as the role the warehouse connection names (extra ``copy_role_arn``: ``IAM_ROLE``); else, as
+  the amazon provider's ``S3ToRedshiftOperator`` does, the AWS connection's ``role_arn``, else its keys, which are
   masked in logs and replaced by ``***`` in the COPY text that is logged. COPY takes no bind parameters, so every
   value in it is validated against a strict pattern before it is quoted.
+* The tasks log in with IAM authentication when the connection's extra says ``"iam": true`` (the hook fetches a
+  temporary password for the connection's user, or for the Serverless workgroup): no stored password.
 * Lines rejected under ``MAXERROR`` are read back for that COPY and returned like the PostgreSQL engine's, so
   ``lines_rejected`` and ``load_errors`` mean the same on both: on a provisioned cluster from ``stl_load_errors``
   by ``PG_LAST_COPY_ID()`` (with the raw line); on Redshift Serverless, which has only the SYS views, from
@@ -15,22 +19,39 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
 from sparkify.engines.base import Engine, StageRequest, StageResult
 from sparkify.ingest.catalog import STAGED_FROM
 from sparkify.ingest.records import EXCERPT_CHARS, Rejection
-from sparkify.ingest.s3 import S3Object, S3Source
+from sparkify.ingest.s3 import S3Object, S3Source, permission_needed
 from sparkify.sql import ident, idents, render
 
 LANDING = "stage_copy"  # temp table: COPY's landing place
 HOST_SUFFIXES = (".redshift.amazonaws.com", ".redshift-serverless.amazonaws.com")
 SERVERLESS_SUFFIX = ".redshift-serverless.amazonaws.com"
+# Extras the project and the hook read; the driver (redshift_connector.connect) is not given them: it refuses
+# keys it does not know, and with "iam" it would fetch credentials again, with its own AWS credentials.
+NOT_FOR_THE_DRIVER = frozenset(
+    {
+        "engine",
+        "dialect",
+        "copy_role_arn",
+        "iam",
+        "is_serverless",
+        "serverless_work_group",
+        "serverless_token_duration_seconds",
+        "cluster_identifier",
+        "aws_conn_id",
+    }
+)
 
 
 class RedshiftEngine(Engine):
@@ -39,8 +60,9 @@ class RedshiftEngine(Engine):
     Claims connections of type ``redshift`` and hosts under ``.redshift.amazonaws.com`` /
     ``.redshift-serverless.amazonaws.com``. Stage options (``engine_options={"redshift": {...}}``):
 
-    * ``region`` — the bucket's region (default: the AWS connection's);
-    * ``manifest_prefix`` — where incremental COPY manifests go, in the bucket (needs write access).
+    * ``region`` — the source bucket's region (default: asked of S3);
+    * ``manifest_prefix`` — where incremental COPY manifests go in the work bucket (the tasks write there; the COPY
+      role reads there).
     """
 
     name = "redshift"
@@ -52,9 +74,7 @@ class RedshiftEngine(Engine):
 
     @classmethod
     def make_hook(cls, conn_id: str) -> Any:
-        from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
-
-        return RedshiftSQLHook(redshift_conn_id=conn_id)
+        return warehouse_hook_class()(redshift_conn_id=conn_id)
 
     def cursor(self, conn: Any) -> Any:
         cur = conn.cursor()
@@ -78,16 +98,22 @@ class RedshiftEngine(Engine):
         row records its object and a new version of it replaces exactly its rows."""
         source = request.source
         if request.by_object and not request.origin_matters:
-            units = [(source.uri(self.write_manifest(request, request.objects, request.task_id)), True)]
+            units = [(self.write_manifest(request, request.objects, request.task_id), True)]
         elif request.by_object:
             units = [
-                (source.uri(self.write_manifest(request, [o], f"{request.task_id}.{i}")), True, source.uri(o.key))
+                (self.write_manifest(request, [o], f"{request.task_id}.{i}"), True, source.uri(o.key))
                 for i, o in enumerate(request.objects)
             ]
         else:
             units = [(source.uri(loc), False) for loc in dict.fromkeys(o.location for o in request.objects)]
-        credentials = copy_credentials(source.hook)
-        region = request.options["region"] or source.hook.conn_region_name
+        credentials = copy_credentials(source.hook, self.hook.get_connection(self.conn_id))
+        region = request.options["region"] or source.region()
+        if request.by_object and request.work is not None and (work_region := request.work.region()) != region:
+            raise AirflowFailException(
+                f"the source bucket {source.bucket} is in {region} but the work bucket {request.work.bucket} is in "
+                f"{work_region}: one COPY reads its manifest and its objects with one REGION — use a work bucket in "
+                f"{region}"
+            )
         landing = ident(LANDING)
         cur.execute(render(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(landing, ident(request.staging_table))))
         data_columns = idents([c.name for c in request.columns])
@@ -140,21 +166,69 @@ class RedshiftEngine(Engine):
         return cur.fetchone()[0]
 
     def write_manifest(self, request: StageRequest, objects: list[S3Object], name: str) -> str:
-        """A COPY manifest naming exactly ``objects``, under a run-specific key; returns the key."""
+        """A COPY manifest naming exactly ``objects``, in the work bucket under a run-specific key; its URI."""
+        if request.work is None:
+            raise AirflowFailException(
+                f"{request.task_id}: an incremental COPY reads its objects through a manifest, which goes to the "
+                "project's work bucket — give the stage operator work_bucket=… (the source bucket is read only)"
+            )
         run = re.sub(r"[^A-Za-z0-9_.-]", "_", request.run_id or "manual")
         prefix = request.options["manifest_prefix"].rstrip("/")
         key = f"{prefix}/{request.dag_id}/{run}/{name}.manifest"
         entries = [{"url": request.source.uri(o.key), "mandatory": True} for o in objects]
-        request.source.write_text(key, json.dumps({"entries": entries}))
-        self.log.info("wrote a COPY manifest of %s objects to %s", f"{len(objects):,}",
-                      request.source.uri(key))  # fmt: skip
-        return key
+        request.work.write_text(key, json.dumps({"entries": entries}))
+        self.log.info("wrote a COPY manifest of %s objects to %s", f"{len(objects):,}", request.work.uri(key))
+        return request.work.uri(key)
 
 
-def copy_credentials(s3_hook: Any) -> CopyCredentials:
-    """How Redshift reads the bucket: the AWS connection's ``role_arn``, else its keys (masked in logs)."""
+@functools.cache
+def warehouse_hook_class() -> type:
+    """The amazon provider's ``RedshiftSQLHook``, connecting with :func:`driver_arguments` (the provider's own
+    ``get_conn`` hands every extra to the driver, which refuses the project's and redoes the IAM login)."""
+    import redshift_connector
+    from airflow.providers.amazon.aws.hooks.redshift_sql import RedshiftSQLHook
+
+    class WarehouseHook(RedshiftSQLHook):
+        def get_conn(self) -> Any:
+            return redshift_connector.connect(**driver_arguments(self))
+
+    return WarehouseHook
+
+
+def driver_arguments(hook: Any) -> dict[str, Any]:
+    """What ``redshift_connector.connect`` is given: the connection's endpoint and user, the password or — with
+    ``"iam": true`` — the temporary one the hook gets from AWS, and the extras meant for the driver."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    conn = hook.get_connection(hook.get_conn_id())
+    extra = conn.extra_dejson or {}
+    if extra.get("iam"):
+        with permission_needed(AwsBaseHook(aws_conn_id=hook.aws_conn_id), *credentials_call(conn)):
+            user, password, port = hook.get_iam_token(conn)
+    else:
+        user, password, port = conn.login, conn.password, conn.port
+    found = {"user": user, "password": password, "host": conn.host, "port": port or 5439, "database": conn.schema}
+    driver = {k: v for k, v in extra.items() if k not in NOT_FOR_THE_DRIVER}
+    return {**{k: v for k, v in found.items() if v}, **driver}
+
+
+def credentials_call(conn: Any) -> tuple[str, str]:
+    """The action and resource of the hook's IAM login, as a policy names them (for a refusal's message)."""
+    extra = conn.extra_dejson or {}
+    if extra.get("is_serverless"):
+        return "redshift-serverless:GetCredentials", f"workgroup {extra.get('serverless_work_group')}"
+    cluster = extra.get("cluster_identifier") or (conn.host or "").split(".", 1)[0]
+    return "redshift:GetClusterCredentials", f"dbuser:{cluster}/{conn.login} (database {conn.schema})"
+
+
+def copy_credentials(s3_hook: Any, warehouse: Any = None) -> CopyCredentials:
+    """How Redshift reads the bucket: the role the warehouse connection names (``copy_role_arn``), else the AWS
+    connection's ``role_arn``, else the AWS connection's keys (masked in logs)."""
     from airflow.sdk.log import mask_secret
 
+    copy_role = ((warehouse.extra_dejson or {}).get("copy_role_arn") if warehouse is not None else None) or None
+    if copy_role:
+        return CopyCredentials(iam_role=copy_role)
     role_arn = (s3_hook.conn_config.extra_config or {}).get("role_arn") if s3_hook.conn_config else None
     if role_arn:
         return CopyCredentials(iam_role=role_arn)

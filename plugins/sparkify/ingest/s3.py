@@ -1,4 +1,7 @@
-"""The source bucket, read through the amazon provider's ``S3Hook``.
+"""Buckets through the amazon provider's ``S3Hook``: the source (read only) and the project's work bucket.
+
+The source bucket belongs to whoever delivers the data (the course's ``udacity-dend``, or the user's own): the
+project only lists and reads it. Everything the project writes — COPY manifests, reports — goes to its work bucket.
 
 A *location* is what a staging task is asked for: one object key, or a prefix ending in ``/`` (every object under
 it). :meth:`S3Source.objects_at` turns it into :class:`S3Object` s — key, size and ETag, the identity by which
@@ -13,6 +16,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
 
 MAX_POOL_CONNECTIONS = 32  # objects are fetched on up to 16 threads, plus the listing and the writer
 
@@ -46,6 +51,41 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+class AccessDeniedError(AirflowFailException):
+    """AWS refused a call for lack of permission: a policy must change, so retrying will not help."""
+
+
+DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "403", "Forbidden", "UnauthorizedOperation"})
+
+
+def caller_arn(hook: Any) -> str:
+    """Who the hook's credentials are (``sts:GetCallerIdentity`` needs no permission), for error messages."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    try:
+        sts = AwsBaseHook(aws_conn_id=hook.aws_conn_id, client_type="sts", region_name=hook.conn_region_name)
+        return sts.get_conn().get_caller_identity()["Arn"]
+    except Exception as exc:  # the message about the denial matters more than this detail
+        return f"<unknown principal: {type(exc).__name__}: {exc}>"
+
+
+@contextlib.contextmanager
+def permission_needed(hook: Any, action: str, resource: str) -> Iterator[None]:
+    """Turn AWS's refusal of ``action`` on ``resource`` into :class:`AccessDeniedError` naming the principal."""
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in DENIED_CODES:
+            raise
+        raise AccessDeniedError(
+            f"access denied: {caller_arn(hook)} may not {action} on {resource} "
+            f"({exc.response['Error'].get('Message') or exc.response['Error'].get('Code')}); grant it in the "
+            "principal's policy (infra/aws/sparkify-warehouse.yaml) — not retried"
+        ) from None
 
 
 class MissingInputError(RuntimeError):
@@ -98,14 +138,18 @@ class S3Object:
 
 
 class S3Source:
-    """One bucket of one AWS connection: listing, streaming reads and small writes (COPY manifests)."""
+    """One bucket of one AWS connection: listing, streaming reads, and small writes (to the work bucket)."""
 
-    def __init__(self, aws_conn_id: str, bucket: str) -> None:
+    def __init__(self, aws_conn_id: str, bucket: str, content_type: str | None = None) -> None:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
         from botocore.config import Config
 
         self.bucket = bucket
-        self.hook = S3Hook(aws_conn_id=aws_conn_id, config=Config(max_pool_connections=MAX_POOL_CONNECTIONS))
+        self.hook = S3Hook(
+            aws_conn_id=aws_conn_id,
+            config=Config(max_pool_connections=MAX_POOL_CONNECTIONS),
+            extra_args={"ContentType": content_type} if content_type else None,
+        )
         self._client: Any = None
 
     @property
@@ -119,11 +163,20 @@ class S3Source:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
+    def arn(self, key: str | None = None) -> str:
+        return f"arn:aws:s3:::{self.bucket}" + (f"/{key}" if key is not None else "")
+
+    def region(self) -> str:
+        """The bucket's region (S3 answers ``None`` for us-east-1)."""
+        with permission_needed(self.hook, "s3:GetBucketLocation", self.arn()):
+            location = self.client.get_bucket_location(Bucket=self.bucket).get("LocationConstraint")
+        return location or "us-east-1"
+
     def objects_at(self, location: str) -> list[S3Object]:
         """Every object a location names, in key order; :class:`MissingInputError` when there is none."""
         _ = self.client  # the hook's one client, with the listing handler registered
         if location.endswith("/"):
-            with gc_paused():
+            with gc_paused(), permission_needed(self.hook, "s3:ListBucket", self.arn()):
                 found = [
                     S3Object(location, o["Key"], o["Size"], o["ETag"])
                     for o in self.hook.iter_file_metadata(prefix=location, bucket_name=self.bucket)
@@ -131,7 +184,8 @@ class S3Source:
             if not found:
                 raise MissingInputError(f"no objects under {self.uri(location)} — nothing to stage")
             return sorted(found, key=lambda o: o.key)
-        head = self.hook.head_object(key=location, bucket_name=self.bucket)
+        with permission_needed(self.hook, "s3:GetObject", self.arn(location)):
+            head = self.hook.head_object(key=location, bucket_name=self.bucket)
         if head is None:
             raise MissingInputError(
                 f"missing input: no object at {self.uri(location)}; the source has not delivered it yet, "
@@ -142,7 +196,10 @@ class S3Source:
     def open(self, key: str) -> ObjectBody:
         """A streaming body (``iter_chunks``/``read``) of one object; a broken stream names the object."""
         try:
-            return ObjectBody(self.client.get_object(Bucket=self.bucket, Key=key)["Body"], self.uri(key))
+            with permission_needed(self.hook, "s3:GetObject", self.arn(key)):
+                return ObjectBody(self.client.get_object(Bucket=self.bucket, Key=key)["Body"], self.uri(key))
+        except AccessDeniedError:
+            raise
         except Exception as exc:
             raise _named(exc, self.uri(key)) from exc
 
@@ -150,4 +207,6 @@ class S3Source:
         return self.open(key).read()
 
     def write_text(self, key: str, text: str) -> None:
-        self.hook.load_string(text, key=key, bucket_name=self.bucket, replace=True)
+        """Write one object (the work bucket's: manifests, reports); a refusal names the principal."""
+        with permission_needed(self.hook, "s3:PutObject", self.arn(key)):
+            self.hook.load_string(text, key=key, bucket_name=self.bucket, replace=True)

@@ -65,7 +65,7 @@ class PublishReportOperator(LineageMixin, BaseOperator):
     The page goes to ``s3://<s3_bucket>/<s3_key>`` (content type ``text/html``), to ``<latest_key>`` in the
     same bucket when given, and to ``local_path``. It names the ETL runs whose asset events triggered this run.
 
-    :param s3_bucket: the bucket the report is written to (templated).
+    :param s3_bucket: the bucket the report is written to — the project's work bucket, not the source (templated).
     :param s3_key: its key, e.g. ``reports/sparkify-report-<run>.html`` (templated).
     :param latest_key: a second key always holding the newest report (templated; optional).
     :param local_path: a local file for the page (templated); default ``$AIRFLOW_HOME/reports/sparkify-report.html``.
@@ -99,9 +99,8 @@ class PublishReportOperator(LineageMixin, BaseOperator):
         self.redshift_conn_id = redshift_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
         from sparkify.analytics import report, tables
+        from sparkify.ingest.s3 import S3Source
 
         engine = engines.resolve(self.redshift_conn_id, self.log)
         keys = [self.s3_key, *([self.latest_key] if self.latest_key else [])]
@@ -113,9 +112,9 @@ class PublishReportOperator(LineageMixin, BaseOperator):
         runs = source_runs(context)
         html = report.render(answers, coverage, built_at=utc_now(), built_by=f"{self.dag_id} run {context['run_id']}",
                              source_runs=runs, engine=engine.name)  # fmt: skip
-        hook = S3Hook(aws_conn_id=self.aws_conn_id, extra_args={"ContentType": "text/html; charset=utf-8"})
+        bucket = S3Source(self.aws_conn_id, self.s3_bucket, content_type="text/html; charset=utf-8")
         for key in keys:
-            hook.load_string(html, key=key, bucket_name=self.s3_bucket, replace=True)
+            bucket.write_text(key, html)
         default = Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "reports" / "sparkify-report.html"
         local = report.write_local(html, Path(self.local_path) if self.local_path else default)
         k = report.kpis(answers, coverage)

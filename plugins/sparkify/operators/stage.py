@@ -38,7 +38,7 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
     ``staged_from``). Rejected lines (within ``max_errors``) are written to ``load_errors`` on every engine.
 
     :param table: staging table (validated, quoted).
-    :param s3_bucket: bucket name. (templated)
+    :param s3_bucket: the source bucket, only ever read. (templated)
     :param s3_key: an object key, a prefix ending in ``/`` (every object under it), or a list of those; typically
         rendered from the run's data interval. A missing object, or a prefix with no objects, fails the task
         with the location (retried: the source may deliver it later). (templated)
@@ -57,13 +57,15 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
     :param key_columns: with ``incremental``: the identity of a staged record, e.g. ``("song_id",)``.
     :param full_reload: with ``incremental``: empty the staging table and its tracking, and stage every object
         again. (templated: ``"{{ params.full_reload }}"`` works)
+    :param work_bucket: the project's own bucket for what staging writes beside the data — Redshift's COPY
+        manifests; never the source bucket. Needed by incremental stages on Redshift. (templated)
     :param engine_options: per-engine tuning, e.g. ``{"postgres": {"fetch_workers": 8}, "redshift":
         {"region": "us-west-2"}}``; each engine reads its own entry (see its class) and refuses unknown keys.
     :param redshift_conn_id: the warehouse connection; it picks the engine.
     :param aws_conn_id: the AWS connection (S3 access; ``role_arn`` or keys for Redshift's COPY).
     """
 
-    template_fields: Sequence[str] = ("s3_bucket", "s3_key", "json_paths", "max_errors", "full_reload")
+    template_fields: Sequence[str] = ("s3_bucket", "s3_key", "json_paths", "max_errors", "full_reload", "work_bucket")
     ui_color = "#358140"
 
     def __init__(
@@ -79,6 +81,7 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
         incremental: bool = False,
         key_columns: Sequence[str] = (),
         full_reload: bool | str = False,
+        work_bucket: str | None = None,
         engine_options: Mapping[str, Mapping[str, Any]] | None = None,
         redshift_conn_id: str = "redshift",
         aws_conn_id: str = "aws_default",
@@ -95,6 +98,7 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
         self.incremental = incremental
         self.key_columns = tuple(key_columns)
         self.full_reload = full_reload
+        self.work_bucket = work_bucket
         self.engine_options = engine_options
         self.redshift_conn_id = redshift_conn_id
         self.aws_conn_id = aws_conn_id
@@ -118,6 +122,12 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
         options = engine.options_for(self.engine_options)
         get_connection(self.aws_conn_id)  # a missing AWS connection fails now, naming its environment variable
         source = S3Source(self.aws_conn_id, self.s3_bucket)
+        if self.work_bucket and self.work_bucket == self.s3_bucket:
+            raise InvalidArgumentError(
+                f"work_bucket is the source bucket ({self.s3_bucket}): the source is read only — give the project's "
+                "own bucket (the Airflow Variable sparkify_work_bucket)"
+            )
+        work = S3Source(self.aws_conn_id, self.work_bucket) if self.work_bucket else None
         full_reload = _truthy(self.full_reload)
         started = time.monotonic()
         locations = [self.s3_key] if isinstance(self.s3_key, str) else list(self.s3_key)
@@ -158,7 +168,7 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
                 source=source, objects=pending, staging_table=self.table, destination=destination, columns=columns,
                 json_paths=None if self.json_paths == "auto" else self.json_paths, json_layout=self.json_layout,
                 max_errors=max_errors, by_object=self.incremental, run_id=run_id(context), dag_id=self.dag_id,
-                task_id=self.task_id, options=options, origin_matters=not self.key_columns,
+                task_id=self.task_id, options=options, origin_matters=not self.key_columns, work=work,
             )  # fmt: skip
             result = engine.stage(cur, request) if pending else engines.StageResult(0)
             now = utc_now()

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 import sqlfluff
+from airflow.sdk.exceptions import AirflowFailException
 
 from sparkify.engines import RedshiftEngine, StageRequest
-from sparkify.engines.redshift import CopyCredentials, redshift_copy_sql
+from sparkify.engines.redshift import CopyCredentials, driver_arguments, redshift_copy_sql
 from sparkify.ingest.records import Column
 from sparkify.ingest.s3 import S3Object
 from sparkify.sql import SQL_DIR
@@ -31,7 +32,7 @@ def request(source, keys, **overrides) -> StageRequest:
         source=source, objects=[S3Object("song_data/", k, 2, '"e"') for k in keys], staging_table="staging_songs",
         destination="stage_incoming", columns=COLUMNS, json_paths=None, json_layout="document", max_errors=0,
         by_object=True, run_id="scheduled__2018-11-15T16:00:00+00:00", dag_id="sparkify_etl", task_id="stage_songs",
-        options=RedshiftEngine.stage_options, origin_matters=False,
+        options=RedshiftEngine.stage_options, origin_matters=False, work=FakeSource({}, bucket="work"),
     )  # fmt: skip
     fields.update(overrides)
     return StageRequest(**fields)
@@ -44,18 +45,20 @@ def parse_redshift(statement: str) -> None:
 
 def test_incremental_copy_reads_exactly_the_pending_keys_through_a_run_specific_manifest():
     source = FakeSource({k: b"{}" for k in SONGS}, role_arn=ROLE)
+    work = FakeSource({}, bucket="work")
     cur = RecordingCursor()
-    result = engine().stage(cur, request(source, [SONGS[0], SONGS[2]]))
+    result = engine().stage(cur, request(source, [SONGS[0], SONGS[2]], work=work))
     assert (result.rows, result.rejections) == (7, [])
     manifest_key = "sparkify-manifests/sparkify_etl/scheduled__2018-11-15T16_00_00_00_00/stage_songs.manifest"
-    assert json.loads(source.written[manifest_key]) == {
+    assert source.written == {}  # the source is never written to
+    assert json.loads(work.written[manifest_key]) == {
         "entries": [{"url": f"s3://bucket/{SONGS[0]}", "mandatory": True},
                     {"url": f"s3://bucket/{SONGS[2]}", "mandatory": True}]
     }  # fmt: skip
     assert cur.sql[0] == 'CREATE TEMP TABLE "stage_copy" (LIKE "staging_songs")'
     assert cur.sql[1].splitlines() == [
         'COPY "stage_copy" ("song_id", "title")',
-        f"FROM 's3://bucket/{manifest_key}'",
+        f"FROM 's3://work/{manifest_key}'",
         f"IAM_ROLE '{ROLE}'",
         "REGION 'us-west-2'",
         "FORMAT AS JSON 'auto'",
@@ -66,7 +69,7 @@ def test_incremental_copy_reads_exactly_the_pending_keys_through_a_run_specific_
     assert cur.statements[2] == (
         'INSERT INTO "stage_incoming" ("song_id", "title", "staged_from") '
         'SELECT "song_id", "title", %(staged_from)s FROM "stage_copy"',
-        {"staged_from": f"s3://bucket/{manifest_key}"},
+        {"staged_from": f"s3://work/{manifest_key}"},
     )
     assert cur.sql[3:] == ['DELETE FROM "stage_copy"', 'DROP TABLE "stage_copy"']
     for statement in cur.sql:
@@ -76,14 +79,72 @@ def test_incremental_copy_reads_exactly_the_pending_keys_through_a_run_specific_
 def test_a_log_staged_by_object_records_each_object_as_the_origin_of_its_rows():
     """Each new version of a day's log replaces exactly its rows: one manifest (and COPY) per object."""
     logs = ["log_data/2018/11/2018-11-01-events.json", "log_data/2018/11/2018-11-02-events.json"]
-    source = FakeSource({k: b"{}" for k in logs}, role_arn=ROLE)
+    source, work = FakeSource({k: b"{}" for k in logs}, role_arn=ROLE), FakeSource({}, bucket="work")
     cur = RecordingCursor()
     engine().stage(cur, request(source, logs, staging_table="staging_events", destination="staging_events",
-                                origin_matters=True, task_id="stage_events"))  # fmt: skip
-    manifests = sorted(source.written)
-    assert [json.loads(source.written[m])["entries"][0]["url"] for m in manifests] == [f"s3://bucket/{k}" for k in logs]
+                                origin_matters=True, task_id="stage_events", work=work))  # fmt: skip
+    manifests = sorted(work.written)
+    assert [json.loads(work.written[m])["entries"][0]["url"] for m in manifests] == [f"s3://bucket/{k}" for k in logs]
     inserts = [p for s, p in cur.statements if s.startswith('INSERT INTO "staging_events"')]
     assert inserts == [{"staged_from": f"s3://bucket/{k}"} for k in logs]
+
+
+def test_copy_reads_as_the_role_the_warehouse_connection_names_before_the_aws_connection_role():
+    """Two principals: the tasks' (the AWS connection's role) and the one Redshift assumes (copy_role_arn)."""
+    copy_role = "arn:aws:iam::123456789012:role/sparkify-redshift-copy"
+    hook = FakeTransactionHook(
+        RecordingCursor(),
+        SimpleNamespace(host="dwh.abc.us-west-2.redshift.amazonaws.com", extra_dejson={"copy_role_arn": copy_role}),
+    )
+    cur = RecordingCursor()
+    RedshiftEngine("redshift", hook).stage(cur, request(FakeSource({SONGS[0]: b"{}"}, role_arn=ROLE), SONGS[:1]))
+    assert f"IAM_ROLE '{copy_role}'" in cur.sql[1]
+
+
+def test_copy_region_is_the_source_bucket_own_and_a_work_bucket_elsewhere_is_refused():
+    source = FakeSource({SONGS[0]: b"{}"}, role_arn=ROLE, region="eu-west-1")
+    cur = RecordingCursor()
+    engine().stage(cur, request(source, SONGS[:1], by_object=False, destination="staging_songs"))
+    assert "REGION 'eu-west-1'" in cur.sql[1]
+    with pytest.raises(AirflowFailException, match="source bucket bucket is in eu-west-1 but the work bucket work is"):
+        engine().stage(RecordingCursor(), request(source, SONGS[:1]))
+
+
+def test_an_incremental_copy_without_a_work_bucket_says_what_to_give():
+    with pytest.raises(AirflowFailException, match="work_bucket="):
+        engine().stage(RecordingCursor(), request(FakeSource({SONGS[0]: b"{}"}), SONGS[:1], work=None))
+
+
+def test_the_driver_gets_the_iam_password_and_none_of_the_project_or_hook_extras():
+    extra = {
+        "iam": True,
+        "cluster_identifier": "dwh",
+        "copy_role_arn": "arn:x",
+        "engine": "redshift",
+        "sslmode": "verify-full",
+    }
+    conn = SimpleNamespace(
+        host="dwh.abc.us-west-2.redshift.amazonaws.com",
+        port=5439,
+        schema="dev",
+        login="airflow_etl",
+        password=None,
+        extra_dejson=extra,
+    )
+    hook = SimpleNamespace(
+        get_conn_id=lambda: "redshift",
+        get_connection=lambda _: conn,
+        aws_conn_id="aws_default",
+        get_iam_token=lambda c: ("IAM:airflow_etl", "temporary", 5439),
+    )
+    assert driver_arguments(hook) == {
+        "user": "IAM:airflow_etl",
+        "password": "temporary",
+        "host": conn.host,
+        "port": 5439,
+        "database": "dev",
+        "sslmode": "verify-full",
+    }
 
 
 def test_rejected_lines_are_read_back_for_that_copy_like_postgres_rejections(caplog):

@@ -1,10 +1,11 @@
 """
 ### sparkify_analytics — answers for the analytics team, after the star schema changes
 
-Scheduled on the star schema's **assets** (`sparkify.public.songplays`, `users`, `songs`, `artists`, `time`),
-not on a clock: a run starts after an ETL run (`sparkify_etl` or `sparkify_etl_daily`) changed any of those
-tables. ETL tasks emit an asset event only when they changed rows, so a rerun that finds the tables already
-right does not start this DAG.
+Scheduled on the **publication ledger's asset** (`sparkify.public.publications`), not on a clock: a run
+starts after an ETL run (`sparkify_etl` or `sparkify_etl_daily`) published an interval whose checks passed and
+that changed something for the analysts. An interval whose blocking checks failed is held back and starts
+nothing; a rerun that finds the tables already right starts nothing either. The answers read only published
+intervals (`published_songplays`).
 
 1. **build_analytics_tables** answers each question of `include/sql/analytics/` (one statement per file: most
    played songs and artists, plays by hour × weekday, free vs paid listening, upgrades and downgrades, active
@@ -20,11 +21,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import DAG, AssetAny
+from airflow.sdk import DAG
 
 from sparkify.alerts import FailureAlert
 from sparkify.analytics import QUESTIONS, SCHEMA
-from sparkify.assets import reads, star_schema_assets, writes
+from sparkify.assets import reads, star_schema_assets, table_asset, writes
 from sparkify.operators import BuildAnalyticsTablesOperator, PublishReportOperator
 from sparkify.settings import REPORT_PREFIX, WORK_BUCKET
 
@@ -32,7 +33,7 @@ with DAG(
     dag_id="sparkify_analytics",
     description="Answer the analytics questions as tables and publish the report, after the star schema changes",
     doc_md=__doc__,
-    schedule=AssetAny(*star_schema_assets()),
+    schedule=[table_asset("publications")],
     start_date=datetime(2018, 11, 1),
     catchup=False,
     max_active_runs=1,  # each run reads the tables as they are: runs queued behind it see the newest state
@@ -48,7 +49,7 @@ with DAG(
         task_id="build_analytics_tables",
         doc_md="Rebuild the `analytics` schema's tables, one per question (`include/sql/analytics/`).",
         outlets=[alias for q in QUESTIONS for alias in writes(q.name, SCHEMA)],
-        inlets=star_schema_assets(),
+        inlets=[*star_schema_assets(), table_asset("publications")],
     )
     publish_report = PublishReportOperator(
         task_id="publish_report",

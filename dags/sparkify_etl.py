@@ -20,7 +20,11 @@ Every run covers one **data interval** `[data_interval_start, data_interval_end)
 5. **run_quality_checks** runs the checks declared in `sparkify/warehouse_checks.py` (not-null, unique,
    accepted values, relationships, reconciliation with staging, row counts, freshness) on the interval's
    facts and on the dimensions; results go to the task log and to the `quality_results` table.
-6. **end** marks the run complete.
+6. **publish** is the gate to the analysts: when no `error` check failed, the interval is published
+   (`publications`; the analytics tables and the report read only published intervals) and
+   `sparkify_analytics` is started if anything changed; otherwise it is held back with the failed checks (the
+   run is red through `run_quality_checks`). A re-run that passes publishes it.
+7. **end** marks the run complete: the interval is loaded, checked and published.
 
 The warehouse connection `redshift` decides how staging runs: Redshift `COPY` on Redshift, a streaming
 `COPY FROM STDIN` on PostgreSQL (the embedded default). Re-running an interval leaves every table identical;
@@ -43,6 +47,7 @@ from sparkify.operators import (
     DataQualityOperator,
     LoadDimensionOperator,
     LoadFactOperator,
+    PublishIntervalOperator,
     StageToRedshiftOperator,
 )
 from sparkify.settings import SOURCE_BUCKET, WORK_BUCKET
@@ -201,10 +206,22 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             inlets=reads(*sorted({c.table for c in SPARKIFY_CHECKS if c.table})),
             doc_md="Run the checks of `sparkify/warehouse_checks.py`; results in the log and `quality_results`.",
         )
-        end = EmptyOperator(task_id="end", doc_md="The hour is loaded and checked.")
+        loads = [load_songplays, load_users, load_songs, load_artists, load_time]
+        publish = PublishIntervalOperator(
+            task_id="publish",
+            doc_md="Publish the interval to the analysts when no `error` check failed, else hold it back "
+            "(recorded with the failed checks); emits the `publications` event that starts `sparkify_analytics`.",
+            checks_task_id=run_quality_checks.task_id,
+            load_task_ids=[t.task_id for t in loads],
+            outlets=writes("publications"),
+            inlets=reads("quality_results"),
+            max_active_tis_per_dag=ONE_RUN_AT_A_TIME,
+        )
+        end = EmptyOperator(task_id="end", doc_md="The interval is loaded, checked and published.")
 
         begin >> [stage_events, stage_songs] >> load_songplays
-        load_songplays >> [load_users, load_songs, load_artists, load_time] >> run_quality_checks >> end
+        load_songplays >> [load_users, load_songs, load_artists, load_time] >> run_quality_checks >> publish >> end
+        run_quality_checks >> end  # a held-back interval keeps the run red (publish itself succeeds in recording it)
     return dag
 
 

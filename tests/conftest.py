@@ -282,6 +282,11 @@ def generated_bucket(local_stack, generated_data) -> str:
 # ------------------------------------------------------------------------------------------------------------------
 # Running the DAG's own tasks in-process, for any interval
 # ------------------------------------------------------------------------------------------------------------------
+# The tasks of a run up to the checks, in order: what a test runs to load an interval.
+LOAD_TASKS = ["begin", "stage_events", "stage_songs", "load_songplays", "load_users", "load_songs", "load_artists",
+              "load_time"]  # fmt: skip
+
+
 def load_dag():
     spec = importlib.util.spec_from_file_location("sparkify_etl_under_test", ROOT / "dags" / "sparkify_etl.py")
     module = importlib.util.module_from_spec(spec)
@@ -301,17 +306,20 @@ def run_tasks(
     task_ids: list[str] | None = None,
     params: dict | None = None,
     asset_events: dict | None = None,
+    xcom: dict | None = None,
 ) -> dict:
     """Render and execute the DAG's tasks (in topological order) for the interval [start, end).
 
     The same operators, SQL and templates as a real run; only the scheduler is left out, so a test can use any
     interval (a whole month) and pick tasks. Returns each task's return value; ``asset_events``, when given,
-    receives each task's asset events as ``task_id → [(asset name, extra), ...]``.
+    receives each task's asset events as ``task_id → [(asset name, extra), ...]``; ``xcom``, when given, keeps
+    the tasks' XComs across calls (a task that failed in one call, read by one run in the next).
     """
     from airflow.sdk import Asset
     from airflow.sdk.execution_time.context import OutletEventAccessors
 
     results = {}
+    xcom = {} if xcom is None else xcom
     for task in dag.topological_sort():
         if task_ids is not None and task.task_id not in task_ids:
             continue
@@ -327,9 +335,10 @@ def run_tasks(
             "task": op,
             "outlet_events": OutletEventAccessors(),
             "dag_run": _RunStub(run_after=end),
+            "ti": _TaskInstanceStub(task.task_id, xcom),
         }
         op.render_template_fields(context)
-        results[task.task_id] = op.execute(context)
+        results[task.task_id] = xcom[(task.task_id, "return_value")] = op.execute(context)
         if asset_events is not None:  # as Airflow records them on success: declared outlets, then through aliases
             asset_events[task.task_id] = [
                 (o.name, context["outlet_events"][o].extra) for o in task.outlets if isinstance(o, Asset)
@@ -344,6 +353,22 @@ def run_tasks(
 @dataclasses.dataclass
 class _RunStub:
     run_after: datetime
+
+
+@dataclasses.dataclass
+class _TaskInstanceStub:
+    """XCom between the tasks of a run, as Airflow keeps it: return values and pushed values, by task and key."""
+
+    task_id: str
+    xcom: dict
+
+    def xcom_push(self, key: str, value) -> None:
+        self.xcom[(self.task_id, key)] = value
+
+    def xcom_pull(self, task_ids, key: str = "return_value"):
+        if isinstance(task_ids, str):
+            return self.xcom.get((task_ids, key))
+        return [self.xcom.get((t, key)) for t in task_ids]
 
 
 class _Vars:

@@ -26,7 +26,8 @@ from tools.stack import ROOT, env
 from tools.targets import SettingsError, enter_local
 
 TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time", "load_errors"]
-BOOKKEEPING = ["staged_objects"]  # dropped with the tables, never counted
+BOOKKEEPING = ["staged_objects", "publications"]  # dropped with the tables, never counted
+VIEWS = ["published_songplays"]  # dropped first: a view keeps its tables from being dropped
 
 
 def hour(text: str) -> datetime:
@@ -43,6 +44,7 @@ def warehouse_counts(dsn: str) -> dict[str, int]:
         for table in TABLES:
             counts[table] = conn.execute(sql.SQL("SELECT COUNT(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]
         counts["songplays with a song"] = conn.execute("SELECT COUNT(song_id) FROM songplays").fetchone()[0]
+        counts["songplays published"] = conn.execute("SELECT COUNT(*) FROM published_songplays").fetchone()[0]
     return counts
 
 
@@ -51,6 +53,8 @@ def drop_tables(dsn: str) -> None:
     from psycopg import sql
 
     with psycopg.connect(dsn) as conn:
+        for view in VIEWS:
+            conn.execute(sql.SQL("DROP VIEW IF EXISTS {}").format(sql.Identifier(view)))
         for table in TABLES + BOOKKEEPING:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
 
@@ -118,7 +122,10 @@ def main() -> None:
     print("\nwarehouse row counts:")
     for table, count in warehouse_counts(dsn).items():
         print(f"  {table:<24}{count:>10,}")
-    print(f"\ndata quality: run_quality_checks passed in {runs - len(failed)} of {runs} runs")
+    print(
+        f"\ndata quality: run_quality_checks passed and the interval was published in {runs - len(failed)} of "
+        f"{runs} runs"
+    )
     for logical_date, state in failed:
         print(f"  FAILED run {logical_date:%Y-%m-%dT%H:%MZ}: {state} (re-run with --verbose to see task logs)")
     sys.exit(1 if failed else 0)

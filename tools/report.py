@@ -31,7 +31,7 @@ def main() -> None:
     if str(ROOT / "plugins") not in sys.path:  # as Airflow puts its plugins folder on the path
         sys.path[:0] = [str(ROOT / "plugins")]
     started = time.monotonic()
-    from sparkify import engines
+    from sparkify import engines, publication
     from sparkify.analytics import report, tables
     from sparkify.runtime import utc_now
 
@@ -39,11 +39,11 @@ def main() -> None:
     engine = engines.resolve("redshift", log)
     coverage = tables.coverage(engine)
     if not coverage["songplays"]:
-        sys.exit("the warehouse has no plays yet: run `make demo` first (it loads the local warehouse)")
+        sys.exit("the warehouse has no published plays yet: run `make demo` first (it loads the local warehouse)")
     built = tables.build_tables(engine)
     answers = tables.read_answers(engine)
     html = report.render(answers, coverage, built_at=utc_now(), built_by="make report", source_runs=[],
-                         engine=engine.name)  # fmt: skip
+                         engine=engine.name, publication=publication.status(engine))  # fmt: skip
     path = report.write_local(html, a.out.resolve())
     k = report.kpis(answers, coverage)
     rows = ", ".join(f"{name} {v['rows']:,}" for name, v in built.items())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-from airflow.sdk import AssetAny
 
 from tests.conftest import ROOT
 
@@ -18,11 +17,11 @@ def dag():
     return module.dag
 
 
-def test_scheduled_on_any_change_of_the_star_schema_not_on_a_clock(dag):
-    from sparkify.assets import star_schema_assets
+def test_scheduled_on_the_publication_ledger_not_on_the_loads_nor_a_clock(dag):
+    """Only an interval whose blocking checks passed reaches the analysts: the ETL's publish step emits this."""
+    from sparkify.assets import table_asset
 
-    assert isinstance(dag.timetable.asset_condition, AssetAny)
-    assert list(dag.timetable.asset_condition.objects) == star_schema_assets()
+    assert list(dag.timetable.asset_condition.objects) == [table_asset("publications")]
     assert dag.catchup is False
     assert dag.max_active_runs == 1
 

@@ -33,6 +33,8 @@ def test_graph_shape(dag):
         ("stage_songs", "load_songplays"),
         *{("load_songplays", d) for d in dims},
         *{(d, "run_quality_checks") for d in dims},
+        ("run_quality_checks", "publish"),
+        ("publish", "end"),
         ("run_quality_checks", "end"),
     }
 
@@ -43,6 +45,15 @@ def test_operators_are_the_project_operators(dag):
     assert kinds["load_songplays"] == "LoadFactOperator"
     assert {kinds[d] for d in ("load_users", "load_songs", "load_artists", "load_time")} == {"LoadDimensionOperator"}
     assert kinds["run_quality_checks"] == "DataQualityOperator"
+    assert kinds["publish"] == "PublishIntervalOperator"
+
+
+def test_the_gate_runs_whatever_the_checks_said_and_decides_from_their_results(dag):
+    """A failed check must still be recorded as a held-back interval: the gate runs after the checks in any case."""
+    publish = dag.get_task("publish")
+    assert publish.trigger_rule == "all_done"
+    assert publish.checks_task_id == "run_quality_checks"
+    assert set(publish.load_task_ids) == {"load_songplays", "load_users", "load_songs", "load_artists", "load_time"}
 
 
 def test_default_args_and_schedule(dag):
@@ -117,7 +128,7 @@ spec = importlib.util.spec_from_file_location("d", {str(ROOT / "dags" / "sparkif
 m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
 print(len(m.dag.tasks))
 """)
-    assert lines[-1] == "10"
+    assert lines[-1] == "11"
 
 
 @pytest.mark.parametrize(
@@ -160,7 +171,7 @@ def test_templated_budgets_are_checked_when_rendered():
 def test_every_task_that_writes_a_table_declares_its_changes_alias(dag):
     from sparkify.assets import writes, writes_every_run
 
-    writers = {t.task_id: getattr(t, "table", None) for t in dag.tasks}
+    writers = {t.task_id: getattr(t, "table", None) for t in dag.tasks} | {"publish": "publications"}
     for task in dag.tasks:
         table = writers[task.task_id]
         if task.task_id == "run_quality_checks":  # appends its results on every run
@@ -184,7 +195,7 @@ def test_every_asset_reached_through_an_alias_is_declared_by_some_dag():
     dags = DagBag(dag_folder=str(ROOT / "dags")).dags.values()
     ports = [p for d in dags for t in d.tasks for p in [*t.inlets, *t.outlets]]
     declared = {p for p in ports if isinstance(p, Asset)}
-    etl = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time"]
+    etl = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time", "publications"]
     written = [("public", t) for t in etl] + [(SCHEMA, q.name) for q in QUESTIONS]
     assert {p.name for p in ports if isinstance(p, AssetAlias)} == {changes(t, s).name for s, t in written}
     assert {table_asset(t, s) for s, t in written} - declared == set()

@@ -62,7 +62,7 @@ def test_the_dag_is_visible_unpaused_and_documented(airflow):
     assert details["is_paused"] is False
     assert "S3 JSON → warehouse star schema" in details["doc_md"]
     tasks = {t["task_id"]: t for t in af.api("GET", "dags/sparkify_etl/tasks")["tasks"]}
-    assert len(tasks) == 10
+    assert len(tasks) == 11
     assert all(t["doc_md"] for t in tasks.values())
     assert details["timetable_description"].startswith("Every hour")
 
@@ -79,8 +79,11 @@ def test_a_run_triggered_through_the_rest_api_succeeds(airflow, generated_data):
     )
     assert loaded == expected > 0
     # Each task log says what it did, with counts and timings.
-    for task, phrase in [("stage_events", "staged "), ("load_songplays", " rows selected"),
-                         ("run_quality_checks", "checks in ")]:  # fmt: skip
+    for task, phrase in [
+        ("stage_events", "staged "),
+        ("load_songplays", " rows selected"),
+        ("run_quality_checks", "checks in "),
+    ]:
         log = af.api("GET", f"dags/sparkify_etl/dagRuns/rest_api_test/taskInstances/{task}/logs/1")
         text = json.dumps(log)
         assert phrase in text, (task, text[:2000])
@@ -154,8 +157,11 @@ def test_the_analytics_dag_follows_the_etl_runs_that_change_the_tables(airflow, 
 
     # Rerun the hour: the tables are right already, so no writer emits an event and no analytics run starts.
     before = af.api("GET", "dags/sparkify_etl/dagRuns/rest_api_test")
-    af.api("POST", "dags/sparkify_etl/clearTaskInstances",
-           {"dry_run": False, "dag_run_id": "rest_api_test", "only_failed": False, "reset_dag_runs": True})  # fmt: skip
+    af.api(
+        "POST",
+        "dags/sparkify_etl/clearTaskInstances",
+        {"dry_run": False, "dag_run_id": "rest_api_test", "only_failed": False, "reset_dag_runs": True},
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         run = af.api("GET", "dags/sparkify_etl/dagRuns/rest_api_test")
@@ -169,14 +175,56 @@ def test_the_analytics_dag_follows_the_etl_runs_that_change_the_tables(airflow, 
     assert len(analytics_runs(af)) == len(runs)
 
 
+def test_an_hour_whose_blocking_check_fails_is_held_back_and_starts_no_analytics_run(airflow):
+    """Under the scheduler: a user with level 'gold' fails accepted_values (error) — the run is red, the gate records
+    the hour as held back with the check, and sparkify_analytics does not run."""
+    af, wh = airflow
+    before = len(wait_for_analytics(af, at_least=1, settle=0))
+    wh.execute("INSERT INTO users (user_id, level, last_seen_at) VALUES ('bad-gold', 'gold', '2018-11-01')")
+    try:
+        af.api(
+            "POST",
+            "dags/sparkify_etl/dagRuns",
+            {"dag_run_id": "held_back_test", "logical_date": "2018-11-15T20:00:00Z"},
+        )
+        run = wait_for(af, "held_back_test")
+        states = {
+            ti["task_id"]: ti["state"]
+            for ti in af.api("GET", "dags/sparkify_etl/dagRuns/held_back_test/taskInstances")["task_instances"]
+        }
+    finally:
+        wh.execute("DELETE FROM users WHERE user_id = 'bad-gold'")
+    assert run["state"] == "failed"
+    assert (states["run_quality_checks"], states["publish"], states["end"]) == ("failed", "success", "upstream_failed")
+    ((status, failed),) = wh.query(
+        "SELECT status, failed_checks FROM publications WHERE interval_start = '2018-11-15 20:00'"
+    )
+    assert status == "held_back"
+    assert "accepted_values: users.level" in failed
+    time.sleep(20)  # scheduler loops in which a (wrong) asset-triggered run would be created
+    assert len(analytics_runs(af)) == before
+
+
 def test_a_cli_backfill_completes_every_hour(airflow, generated_data):
     af, wh = airflow
     env = af.env()
     out = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "airflow"), "backfill", "create", "--dag-id", "sparkify_etl",
-         "--from-date", "2018-11-16T10:00:00+00:00", "--to-date", "2018-11-16T13:00:00+00:00"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            str(ROOT / ".venv" / "bin" / "airflow"),
+            "backfill",
+            "create",
+            "--dag-id",
+            "sparkify_etl",
+            "--from-date",
+            "2018-11-16T10:00:00+00:00",
+            "--to-date",
+            "2018-11-16T13:00:00+00:00",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
@@ -256,10 +304,27 @@ def redis():
     stack.stop_pidfile(pidfile, "a leftover test Redis")
     stack.require_free_port(REDIS_TEST_PORT, "the test Redis", "REDIS_TEST_PORT in tests/conftest.py")
     subprocess.run(
-        [server, "--port", str(REDIS_TEST_PORT), "--bind", "127.0.0.1", "--daemonize", "yes", "--pidfile", str(pidfile),
-         "--dir", str(folder), "--save", "", "--appendonly", "no", "--logfile", str(folder / "redis.log")],
+        [
+            server,
+            "--port",
+            str(REDIS_TEST_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(pidfile),
+            "--dir",
+            str(folder),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(folder / "redis.log"),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 10
     while not pidfile.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -312,5 +377,5 @@ def test_a_run_succeeds_on_a_separate_celery_worker(celery_airflow, generated_da
         assert task in worker_log  # executed by the worker process, not the scheduler
     tis = af.api("GET", "dags/sparkify_etl/dagRuns/celery_run/taskInstances")["task_instances"]
     assert {ti["state"] for ti in tis} == {"success"}
-    assert len(tis) == 10
+    assert len(tis) == 11
     assert {ip for _, ip, _ in af.listening()} == {"127.0.0.1"}  # the worker's log server is not started

@@ -16,14 +16,12 @@ from sparkify.quality import (
     row_count,
     unique,
 )
-from tests.conftest import load_dag, run_tasks, utc
+from tests.conftest import LOAD_TASKS, load_dag, run_tasks, utc
 
 pytestmark = pytest.mark.integration
 
 HOUR = (utc(2018, 11, 15, 17), utc(2018, 11, 15, 18))  # an hour with plays in the generated data
 QUIET_HOUR = (utc(2018, 11, 15, 21), utc(2018, 11, 15, 22))  # no plays in the generated data
-LOAD = ["begin", "stage_events", "stage_songs", "load_songplays", "load_users", "load_songs", "load_artists",
-        "load_time"]  # fmt: skip
 
 
 @pytest.fixture
@@ -31,7 +29,7 @@ def loaded(generated_bucket, new_warehouse):
     """A warehouse with HOUR loaded by the DAG (quality checks not yet run)."""
     wh = new_warehouse("quality")
     dag = load_dag()
-    run_tasks(dag, *HOUR, bucket=generated_bucket, task_ids=LOAD)
+    run_tasks(dag, *HOUR, bucket=generated_bucket, task_ids=LOAD_TASKS)
     assert wh.scalar("SELECT COUNT(*) FROM songplays") > 0
     return wh, dag, generated_bucket
 
@@ -67,7 +65,7 @@ def test_all_checks_pass_on_a_correct_load_and_are_stored(loaded):
 
 def test_an_hour_with_no_plays_passes_honestly(loaded):
     _, dag, bucket = loaded
-    run_tasks(dag, *QUIET_HOUR, bucket=bucket, task_ids=LOAD)
+    run_tasks(dag, *QUIET_HOUR, bucket=bucket, task_ids=LOAD_TASKS)
     results = run_checks(dag, bucket, QUIET_HOUR)
     assert {r["status"] for r in results} == {"pass"}
     plays = [r for r in results if r["check"] == "row_count: songplays in interval"]

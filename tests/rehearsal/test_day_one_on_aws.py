@@ -219,7 +219,7 @@ def test_day_one_on_aws(emulated_aws, tmp_path, admin_dsn, monkeypatch):
         assert "(no stored password)" in shown, shown
         assert variables == {"sparkify_s3_bucket": source, "sparkify_work_bucket": work}
 
-        dags_test(env, "sparkify_etl", HOUR, "load_.*|run_quality_checks", run / "sparkify_etl.log")
+        dags_test(env, "sparkify_etl", HOUR, "load_.*|run_quality_checks|publish", run / "sparkify_etl.log")
         dags_test(env, "sparkify_analytics", HOUR, "build_analytics_tables", run / "sparkify_analytics.log")
 
         # 5a. Every AWS call was allowed, and the tasks' calls were made as the Airflow role.
@@ -405,7 +405,8 @@ def warehouse_answers(admin_dsn: str, path: Path, data: Path) -> Path:
             "columns": ["first_play", "last_play", "songplays", "users", "songs", "artists"],
             "rows": [[None, None, 0, 0, 0, 0]],
         },
-        # An aggregate answers one row even over no plays (the rest of the analytics tables are empty).
+        # Aggregates answer one row even over no plays or verdicts (the rest of the analytics tables are empty).
+        r"AS published_from": {"columns": ["published_from", "published_to", "held_back"], "rows": [[None, None, 0]]},
         r'"analytics"\."song_resolution"': {
             "columns": ["plays", "resolved_plays", "unresolved_plays", "resolved_pct"],
             "rows": [[0, 0, 0, None]],

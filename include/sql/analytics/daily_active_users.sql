@@ -4,6 +4,6 @@ SELECT
     COUNT(DISTINCT sp.user_id) AS active_users,
     COUNT(DISTINCT CASE WHEN sp.level = 'paid' THEN sp.user_id END) AS paid_users,
     COUNT(*) AS plays
-FROM songplays AS sp
+FROM published_songplays AS sp
 GROUP BY CAST(DATE_TRUNC('day', sp.start_time) AS DATE)
 ORDER BY day

@@ -5,7 +5,7 @@ WITH plays AS (
         sp.start_time,
         sp.level,
         LAG(sp.level) OVER (PARTITION BY sp.user_id ORDER BY sp.start_time, sp.songplay_id) AS previous_level
-    FROM songplays AS sp
+    FROM published_songplays AS sp
     WHERE sp.user_id IS NOT NULL
 )
 

@@ -4,6 +4,6 @@ SELECT
     COUNT(*) AS plays,
     COUNT(DISTINCT sp.user_id) AS listeners,
     ROUND(100.0 * COUNT(*) / SUM(COUNT(*)) OVER (), 2) AS share_of_plays_pct
-FROM songplays AS sp
+FROM published_songplays AS sp
 GROUP BY sp.level
 ORDER BY plays DESC

@@ -30,7 +30,7 @@ cells AS (
         t.weekday,
         t.hour,
         COUNT(*) AS plays
-    FROM songplays AS sp
+    FROM published_songplays AS sp
     INNER JOIN "time" AS t ON sp.start_time = t.start_time
     GROUP BY t.weekday, t.hour
 )

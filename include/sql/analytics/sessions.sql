@@ -7,6 +7,6 @@ SELECT
     MAX(sp.start_time) AS last_play_at,
     COUNT(*) AS plays,
     ROUND(CAST(EXTRACT(EPOCH FROM MAX(sp.start_time) - MIN(sp.start_time)) / 60.0 AS NUMERIC), 1) AS minutes
-FROM songplays AS sp
+FROM published_songplays AS sp
 GROUP BY sp.user_id, sp.session_id
 ORDER BY started_at, sp.session_id

@@ -4,4 +4,4 @@ SELECT
     COUNT(sp.song_id) AS resolved_plays,
     COUNT(*) - COUNT(sp.song_id) AS unresolved_plays,
     ROUND(100.0 * COUNT(sp.song_id) / NULLIF(COUNT(*), 0), 2) AS resolved_pct
-FROM songplays AS sp
+FROM published_songplays AS sp

@@ -5,7 +5,7 @@ SELECT
     COUNT(*) AS plays,
     COUNT(DISTINCT sp.song_id) AS songs_played,
     COUNT(DISTINCT sp.user_id) AS listeners
-FROM songplays AS sp
+FROM published_songplays AS sp
 INNER JOIN artists AS a ON sp.artist_id = a.artist_id
 GROUP BY sp.artist_id, a.name
 ORDER BY plays DESC, sp.artist_id ASC

@@ -5,7 +5,7 @@ SELECT
     a.name AS artist_name,
     COUNT(*) AS plays,
     COUNT(DISTINCT sp.user_id) AS listeners
-FROM songplays AS sp
+FROM published_songplays AS sp
 INNER JOIN songs AS s ON sp.song_id = s.song_id
 LEFT JOIN artists AS a ON sp.artist_id = a.artist_id
 GROUP BY sp.song_id, s.title, a.name

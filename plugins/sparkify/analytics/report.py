@@ -102,8 +102,10 @@ def render(
     built_by: str,
     source_runs: Sequence[str],
     engine: str,
+    publication: Mapping[str, Any] | None = None,
 ) -> str:
-    """The whole page as one string."""
+    """The whole page as one string; ``publication`` (:func:`sparkify.publication.status`) heads it with what is
+    published and lists what is held back."""
     import jinja2
     import plotly.offline
 
@@ -120,6 +122,7 @@ def render(
         built_by=built_by,
         source_runs=list(source_runs),
         engine=engine,
+        publication=publication,
         weekdays=WEEKDAYS,
         plotly_js=plotly.offline.get_plotlyjs(),
     )

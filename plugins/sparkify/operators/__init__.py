@@ -3,6 +3,7 @@
 from sparkify.operators.analytics import BuildAnalyticsTablesOperator, PublishReportOperator
 from sparkify.operators.data_quality import DataQualityOperator
 from sparkify.operators.load import LoadDimensionOperator, LoadFactOperator
+from sparkify.operators.publish import PublishIntervalOperator
 from sparkify.operators.schema import CreateTablesOperator
 from sparkify.operators.stage import StageToRedshiftOperator
 
@@ -12,6 +13,7 @@ __all__ = [
     "DataQualityOperator",
     "LoadDimensionOperator",
     "LoadFactOperator",
+    "PublishIntervalOperator",
     "PublishReportOperator",
     "StageToRedshiftOperator",
 ]

@@ -99,6 +99,7 @@ class PublishReportOperator(LineageMixin, BaseOperator):
         self.redshift_conn_id = redshift_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from sparkify import publication
         from sparkify.analytics import report, tables
         from sparkify.ingest.s3 import S3Source
 
@@ -111,7 +112,7 @@ class PublishReportOperator(LineageMixin, BaseOperator):
         answers = read_answers(engine, schema=self.schema)
         runs = source_runs(context)
         html = report.render(answers, coverage, built_at=utc_now(), built_by=f"{self.dag_id} run {context['run_id']}",
-                             source_runs=runs, engine=engine.name)  # fmt: skip
+                             source_runs=runs, engine=engine.name, publication=publication.status(engine))  # fmt: skip
         bucket = S3Source(self.aws_conn_id, self.s3_bucket, content_type="text/html; charset=utf-8")
         for key in keys:
             bucket.write_text(key, html)

@@ -85,6 +85,8 @@ class DataQualityOperator(LineageMixin, BaseOperator):
         if self.store_results:
             assets.record_change(context, self.outlets, "quality_results", len(results),
                                  {"checks": len(results), **interval}, self.log)  # fmt: skip
+        if "ti" in context:  # the publication gate reads them whether the checks passed or not
+            context["ti"].xcom_push(key="checks", value=results)
         failed = [r for r in results if r["status"] in ("fail", "error")]
         warned = [r for r in results if r["status"] == "warn"]
         self.log.info(

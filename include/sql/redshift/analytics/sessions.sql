@@ -7,6 +7,6 @@ SELECT
     MAX(sp.start_time) AS last_play_at,
     COUNT(*) AS plays,
     ROUND(DATEDIFF(MILLISECOND, MIN(sp.start_time), MAX(sp.start_time)) / 60000.0, 1) AS minutes
-FROM songplays AS sp
+FROM published_songplays AS sp
 GROUP BY sp.user_id, sp.session_id
 ORDER BY started_at, sp.session_id

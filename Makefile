@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 VENV    := .venv
 PY      := $(VENV)/bin/python
-STAMP   := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
+STAMP   := $(VENV)/.installed-compiled-$(shell cksum requirements.lock | cut -d' ' -f1)
 UV_VERSION := 0.13.8
 
 # make demo / make seed: a data folder in the course layout (default: generated Sparkify-shaped data)
@@ -22,6 +22,9 @@ $(STAMP): requirements.lock
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
+	@# Bytecode compiled once, here: uv installs none, and where PYTHONDONTWRITEBYTECODE is set no process writes
+	@# any, so every Airflow process would compile thousands of modules from source as it starts.
+	@$(PY) -m compileall -q -j 0 $(VENV)/lib >/dev/null
 	@rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)  ## build .venv from requirements.lock (pinned; uv)

@@ -175,6 +175,30 @@ class Report:
                     out.append((f"{label} at {scale:g}×: ETL / floor", ratio, f"<= {target or '—'}", verdict))
         return out
 
+    def gate_cost(self) -> list[str]:
+        """What keeping unchecked data from the analysts costs: shape measurement while staging, the publish task."""
+        lines = [
+            "## What the gate costs",
+            "",
+            "*Source contract*: staging the month with the log_data contract measured (as the DAG stages it, the "
+            "*ours* column of section 1) and without it, medians of the alternating runs. *Publish*: the publish "
+            "task's own time in the timed hourly `dags test` runs, as it logs it, and its share of the ETL run "
+            "(sparkify_floor has a publish task too, so the ETL / floor ratios of section 3 include the gate).",
+            "",
+            "| scale | staging with contract s | without s | contract cost | publish s | share of the ETL run |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for scale, r in sorted(self.rows.items()):
+            st, dt = r["staging"], r.get("dags_test")
+            measured, bare = statistics.median(st.ours), statistics.median(st.unmeasured)
+            publish = statistics.median(dt.publish) if dt and dt.publish else float("nan")
+            share = publish / statistics.median(dt.etl) if dt and dt.etl else float("nan")
+            lines.append(
+                f"| {scale:g}× | {measured:.2f} | {bare:.2f} | {measured / bare - 1:+.0%} | {publish:.2f} | "
+                f"{share:.1%} |"
+            )
+        return [*lines, ""]
+
     def markdown(self, elapsed: float) -> str:
         a = self.a
         lines = [
@@ -249,6 +273,7 @@ class Report:
             f"{self.idle.read} read.",
             "",
         ]
+        lines += self.gate_cost()
         if self.month:
             lines += [
                 "## 5. The course month through sparkify_etl_daily",

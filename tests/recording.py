@@ -72,6 +72,8 @@ class FakeSource:
         self.objects = objects
         self._region = region
         self.written: dict[str, str] = {}
+        self.reads: list[str] = []  # keys read whole, and (key, range) read in part
+        self.ranges: list[tuple[str, str]] = []
         self.hook = SimpleNamespace(
             conn_config=SimpleNamespace(extra_config={"role_arn": role_arn} if role_arn else {}),
             conn_region_name="us-west-2",
@@ -88,7 +90,17 @@ class FakeSource:
         return FakeBody(self.objects[key])
 
     def read(self, key: str) -> bytes:
+        self.reads.append(key)
         return self.objects[key]
+
+    def read_range(self, key: str, byte_range: str) -> bytes:
+        """``bytes=A-B`` (inclusive) or ``bytes=-N`` (the last N), as S3 serves them."""
+        self.ranges.append((key, byte_range))
+        data, spec = self.objects[key], byte_range.removeprefix("bytes=")
+        if spec.startswith("-"):
+            return data[-int(spec[1:]) :]
+        start, end = spec.split("-")
+        return data[int(start) : int(end) + 1]
 
     def write_text(self, key: str, text: str) -> None:
         self.written[key] = text

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import yaml
 
 SYLLABLES = ["la", "mo", "ri", "ka", "ne", "so", "ta", "vi", "lu", "dor", "sen", "mar", "qu", "bel", "zan", "fi"]
 WORDS = [
@@ -125,8 +126,9 @@ OTHER_PAGES = [
     "Add Friend",
     "Error",
 ]
-LOG_FIELDS = ("artist", "auth", "firstName", "gender", "itemInSession", "lastName", "length", "level", "location",
-              "method", "page", "registration", "sessionId", "song", "status", "ts", "userAgent", "userId")  # fmt: skip
+CONTRACTS = Path(__file__).resolve().parents[1] / "include" / "contracts"
+# The activity log's fields as its source contract declares them (in the order of the course's log_json_path.json).
+LOG_FIELDS = tuple(yaml.safe_load((CONTRACTS / "log_data.yaml").read_text())["fields"])
 JSON_PATHS = {"jsonpaths": [f"$['{k}']" for k in LOG_FIELDS]}  # the course's log_json_path.json, in order
 
 

@@ -26,7 +26,7 @@ from tools.stack import ROOT, env
 from tools.targets import SettingsError, enter_local
 
 TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time", "load_errors"]
-BOOKKEEPING = ["staged_objects", "publications"]  # dropped with the tables, never counted
+BOOKKEEPING = ["staged_objects", "publications", "source_observations"]  # dropped with the tables, never counted
 VIEWS = ["published_songplays"]  # dropped first: a view keeps its tables from being dropped
 
 

@@ -39,6 +39,7 @@ class Lineage:
     outputs: list[TableUse] = field(default_factory=list)
     s3_inputs: list[tuple[str, str]] = field(default_factory=list)  # (bucket, key or prefix)
     s3_outputs: list[tuple[str, str]] = field(default_factory=list)
+    s3_schema: list[tuple[str, str, str]] = field(default_factory=list)  # (field, type, description) read from S3
     queries: list[str] = field(default_factory=list)  # SELECTs whose tables are inputs (parsed only for lineage)
 
     def read_objects(self, bucket: str, keys: list[str], locations: list[str]) -> None:
@@ -104,7 +105,12 @@ def operator_lineage(lineage: Lineage | None) -> Any:
     uses = {(u.schema, u.table): u for q in lineage.queries for u in tables_read(q, lineage.engine.name)}
     uses.update({(u.schema, u.table): u for u in lineage.inputs})  # recorded uses carry facets: they win
     inputs = [InputDataset(namespace=namespace, name=name(u), facets=facets(u)) for u in uses.values()]
-    inputs += [InputDataset(namespace=f"s3://{b}", name=k) for b, k in lineage.s3_inputs]
+    s3_facets: dict[str, Any] = {}
+    if lineage.s3_schema:  # the shape the objects had (source contract + unknown fields seen)
+        s3_facets["schema"] = SchemaDatasetFacet(
+            fields=[SchemaDatasetFacetFields(name=n, type=t, description=d) for n, t, d in lineage.s3_schema]
+        )
+    inputs += [InputDataset(namespace=f"s3://{b}", name=k, facets=s3_facets) for b, k in lineage.s3_inputs]
     outputs = [
         OutputDataset(
             namespace=namespace, name=name(u), facets=facets(u),

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import ROOT, TEST_STATE, load_dag, run_tasks, utc, work_bucket_for
+from tools.datagen import LOG_FIELDS
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -129,6 +130,10 @@ def test_openlineage_events_name_what_each_task_read_and_wrote(airflow_db, gener
     staged = wh.scalar("SELECT COUNT(*) FROM staging_events")
     assert out["outputFacets"]["outputStatistics"]["rowCount"] == staged > 0
     assert {"ts", "page", "user_id", "user_agent"} <= {f["name"] for f in out["facets"]["schema"]["fields"]}
+    (log,) = stage["inputs"]  # the shape the object had, as its source contract declares it
+    fields = {f["name"]: f for f in log["facets"]["schema"]["fields"]}
+    assert list(fields) == list(LOG_FIELDS)
+    assert (fields["ts"]["type"], fields["ts"]["description"]) == ("integer", "when it happened, epoch milliseconds")
 
     songs = complete["stage_songs"]
     assert names(songs, "inputs") == [(f"s3://{generated_bucket}", "song_data/")]  # 300 objects: the prefix

@@ -23,7 +23,8 @@ def bucket(local_stack):
     s3_client().put_object(Bucket=name, Key="log_json_path.json", Body=json.dumps(JSON_PATHS).encode())
     s3_client().put_object(Bucket=name, Key="song_data/A/A/A/TRAAAAA.json", Body=json.dumps({
         "song_id": "SOA", "title": "Sehr kosmisch", "artist_id": "ARA", "artist_name": "Harmonia",
-        "duration": 655.77751, "year": 1975, "num_songs": 1}).encode())  # fmt: skip
+        "duration": 655.77751, "year": 1975, "num_songs": 1, "artist_latitude": None, "artist_longitude": None,
+        "artist_location": ""}).encode())  # fmt: skip
     return name
 
 

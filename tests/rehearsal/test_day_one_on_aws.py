@@ -238,6 +238,7 @@ def test_day_one_on_aws(emulated_aws, tmp_path, admin_dsn, monkeypatch):
             ("user/airflow-host", "sts", "AssumeRole"),
             (airflow_role, "secretsmanager", "GetSecretValue"),
             (airflow_role, "s3", "HeadObject"),
+            (airflow_role, "s3", "GetObject"),  # the head and tail of each object, to measure its shape
             (airflow_role, "s3", "ListObjectsV2"),
             (airflow_role, "s3", "GetBucketLocation"),
             (airflow_role, "s3", "PutObject"),

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
+from sparkify.ingest.contracts import ShapeLedger
 from sparkify.ingest.records import Column, Rejection
 from sparkify.ingest.s3 import S3Object, S3Source
 from sparkify.sql import SQL_DIR, ident, read_sql, render
@@ -57,6 +58,11 @@ class StageRequest:
     options: Mapping[str, Any] = field(default_factory=dict)  # this engine's options, defaults filled in
     origin_matters: bool = True  # False: rows are replaced by key, so an engine may record a coarser origin
     work: S3Source | None = None  # the project's work bucket, for side files (COPY manifests); never the source
+    shapes: ShapeLedger | None = None  # with a source contract: the engine tallies each object's shape here
+
+    def shape_unit(self, obj: S3Object) -> str:
+        """What an object's shape is judged with: itself (JSON lines), or its location (one document each)."""
+        return obj.key if self.json_layout == "lines" else obj.location
 
     def staged_from(self, obj: S3Object) -> str:
         """What a row records as its origin: the object itself when ``by_object``, else the requested location."""

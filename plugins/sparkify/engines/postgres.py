@@ -64,7 +64,8 @@ class PostgresEngine(Engine):
             except ValueError as exc:
                 raise AirflowFailException(f"{source.uri(request.json_paths)}: {exc}") from None
         try:
-            encoder = ArrowEncoder(JsonRecordReader(request.columns, json_paths))
+            ledger = request.shapes
+            encoder = ArrowEncoder(JsonRecordReader(request.columns, json_paths), ledger and ledger.contract)
         except ValueError as exc:
             raise AirflowFailException(f"{request.staging_table}: {exc}") from None
 
@@ -87,7 +88,10 @@ class PostgresEngine(Engine):
         else:  # one record per object
             objects = prefetch(request.objects, lambda o: source.read(o.key), workers, workers * 8)
             batches = chunks(((o.key, 1, body, request.staged_from(o)) for o, body in objects), 1000)
-            encoded = prefetch(batches, encoder.encode_documents, ENCODE_THREADS, ENCODE_THREADS + 1)
+            unit_of = {o.key: request.shape_unit(o) for o in request.objects}.__getitem__
+            encoded = prefetch(
+                batches, lambda batch: encoder.encode_documents(batch, unit_of), ENCODE_THREADS, ENCODE_THREADS + 1
+            )
 
         fmt = copy_format(request.columns, encoder.schema)
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
@@ -99,6 +103,8 @@ class PostgresEngine(Engine):
         with cur.copy(render(copy_sql)) as copy:
             copy.write(fmt.begin())
             for _, block in encoded:
+                for unit, shape in block.shapes.items():
+                    ledger.add(unit, shape)
                 rejections.extend(block.rejections)
                 if len(rejections) > request.max_errors:
                     raise request.budget_exceeded(rejections[request.max_errors])

@@ -30,6 +30,7 @@ from psycopg import sql
 
 from sparkify.engines.base import Engine, StageRequest, StageResult
 from sparkify.ingest.catalog import STAGED_FROM
+from sparkify.ingest.contracts import sample_shapes
 from sparkify.ingest.records import EXCERPT_CHARS, Rejection
 from sparkify.ingest.s3 import S3Object, S3Source, permission_needed
 from sparkify.sql import ident, idents, render
@@ -62,11 +63,19 @@ class RedshiftEngine(Engine):
 
     * ``region`` — the source bucket's region (default: asked of S3);
     * ``manifest_prefix`` — where incremental COPY manifests go in the work bucket (the tasks write there; the COPY
-      role reads there).
+      role reads there);
+    * ``shape_sample_bytes`` — with a source contract, how much of each JSON-lines object's head and tail the
+      worker reads to measure its shape (default 1 MiB each; the COPY reads the rest);
+    * ``shape_sample_documents`` — with a source contract, how many one-document objects it reads (default 1,000).
     """
 
     name = "redshift"
-    stage_options: ClassVar[dict[str, Any]] = {"region": None, "manifest_prefix": "sparkify-manifests/"}
+    stage_options: ClassVar[dict[str, Any]] = {
+        "region": None,
+        "manifest_prefix": "sparkify-manifests/",
+        "shape_sample_bytes": 1 << 20,
+        "shape_sample_documents": 1000,
+    }
 
     @classmethod
     def claims(cls, conn: Any) -> bool:
@@ -97,6 +106,22 @@ class RedshiftEngine(Engine):
         them all where rows are replaced by key (their origin is the manifest), else one per object, so that each
         row records its object and a new version of it replaces exactly its rows."""
         source = request.source
+        if request.shapes is not None:  # COPY reads the objects, not this worker: measure their shape on a sample
+            sampled = sample_shapes(
+                source,
+                request.objects,
+                request.shapes,
+                request.shape_unit,
+                lines=request.json_layout == "lines",
+                sample_bytes=int(request.options["shape_sample_bytes"]),
+                max_documents=int(request.options["shape_sample_documents"]),
+            )
+            self.log.info(
+                "read %s bytes of %s objects to measure their shape against the %s contract",
+                f"{sampled:,}",
+                f"{len(request.objects):,}",
+                request.shapes.contract.name,
+            )
         if request.by_object and not request.origin_matters:
             units = [(self.write_manifest(request, request.objects, request.task_id), True)]
         elif request.by_object:

@@ -2,7 +2,8 @@
 
 * a staging table's data columns (``information_schema``), onto which JSON is mapped;
 * ``staged_objects``: which S3 objects an incremental stage has loaded, by key and ETag;
-* ``load_errors``: the lines a stage rejected under its ``max_errors`` allowance, on every engine.
+* ``load_errors``: the lines a stage rejected under its ``max_errors`` allowance, on every engine;
+* ``source_observations``: each staged object's shape judged against its source's contract.
 
 Every function runs inside the caller's transaction, so the bookkeeping commits or rolls back with the rows.
 """
@@ -13,6 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sparkify.ingest.contracts import Finding
 from sparkify.ingest.records import Column, Rejection
 from sparkify.ingest.s3 import S3Object
 from sparkify.sql import chunks, delete_where_in, insert_values, read_sql
@@ -80,5 +82,34 @@ def record_rejections(cur: Any, table: str, rejections: list[Rejection], run_id:
                 "recorded_at": now,
             }
             for r in rejections
+        ],
+    )
+
+
+def record_observations(
+    cur: Any, table: str, contract: str, findings: list[Finding], uri: Any, run_id: str, now: datetime
+) -> None:
+    """Write a stage's shape findings to ``source_observations`` (``uri(key)`` names the object)."""
+    if not findings:
+        return
+    cur.executemany(
+        read_sql("catalog/record_source_observation.sql"),
+        [
+            {
+                "observed_at": now,
+                "run_id": run_id,
+                "staging_table": table,
+                "contract": contract,
+                "s3_uri": uri(f.unit),
+                "records": f.records,
+                "field": f.field,
+                "finding": f.kind,
+                "affected": f.affected,
+                "share": f.share,
+                "severity": f.severity,
+                "example": f.example and uri(f.example),
+                "sampled": f.sampled,
+            }
+            for f in findings
         ],
     )

@@ -29,9 +29,10 @@ TEXT, INTEGER, FLOAT, TIMESTAMP = "text", "integer", "float", "timestamp"  # the
 class RejectedLine(ValueError):
     """One input line (or object) that cannot be staged; ``reason`` says why."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, column: str | None = None):
         super().__init__(reason)
         self.reason = reason
+        self.column = column  # the column whose value could not be staged, if one
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,17 @@ def _to_text(value: Any, column: Column) -> str:
     else:
         text = orjson.dumps(value).decode()
     if "\x00" in text:
-        raise RejectedLine(f"column {column.name}: text contains a NUL character")
+        raise RejectedLine(f"column {column.name}: text contains a NUL character", column.name)
     if column.max_length is not None and len(text) > column.max_length:
-        raise RejectedLine(f"column {column.name}: {len(text)} characters exceed the column's {column.max_length}")
+        raise RejectedLine(
+            f"column {column.name}: {len(text)} characters exceed the column's {column.max_length}", column.name
+        )
     return text
 
 
 def _to_int(value: Any, column: Column) -> int:
     if isinstance(value, bool):
-        raise RejectedLine(f"column {column.name}: boolean where an integer is expected")
+        raise RejectedLine(f"column {column.name}: boolean where an integer is expected", column.name)
     if isinstance(value, int):
         number = value
     elif (isinstance(value, float) and value.is_integer()) or (
@@ -86,24 +89,24 @@ def _to_int(value: Any, column: Column) -> int:
     ):
         number = int(value)
     else:
-        raise RejectedLine(f"column {column.name}: invalid integer {_short(value)}")
+        raise RejectedLine(f"column {column.name}: invalid integer {_short(value)}", column.name)
     limit = INT_RANGES.get(column.data_type, 2**63)
     if not -limit <= number < limit:
-        raise RejectedLine(f"column {column.name}: {number} is out of range for {column.data_type}")
+        raise RejectedLine(f"column {column.name}: {number} is out of range for {column.data_type}", column.name)
     return number
 
 
 def _to_float(value: Any, column: Column) -> float:
     if isinstance(value, bool):
-        raise RejectedLine(f"column {column.name}: boolean where a number is expected")
+        raise RejectedLine(f"column {column.name}: boolean where a number is expected", column.name)
     try:
         number = float(value) if isinstance(value, (int, float, str)) else None
     except ValueError:
         number = None
     if number is None:
-        raise RejectedLine(f"column {column.name}: invalid number {_short(value)}")
+        raise RejectedLine(f"column {column.name}: invalid number {_short(value)}", column.name)
     if column.data_type == "real" and math.isfinite(number) and abs(number) > REAL_MAX:
-        raise RejectedLine(f"column {column.name}: {_short(value)} is out of range for real")
+        raise RejectedLine(f"column {column.name}: {_short(value)} is out of range for real", column.name)
     return number
 
 
@@ -114,15 +117,17 @@ def _to_epoch_millis(value: Any, column: Column) -> datetime:
         try:
             value = int(text) if re.fullmatch(r"-?\d+", text) else float(text)
         except ValueError:
-            raise RejectedLine(f"column {column.name}: invalid epoch milliseconds {_short(value)}") from None
+            raise RejectedLine(
+                f"column {column.name}: invalid epoch milliseconds {_short(value)}", column.name
+            ) from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise RejectedLine(f"column {column.name}: invalid epoch milliseconds {_short(value)}")
+        raise RejectedLine(f"column {column.name}: invalid epoch milliseconds {_short(value)}", column.name)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     try:
         return EPOCH + timedelta(milliseconds=value)
     except OverflowError:
-        raise RejectedLine(f"column {column.name}: epoch milliseconds {value} out of range") from None
+        raise RejectedLine(f"column {column.name}: epoch milliseconds {value} out of range", column.name) from None
 
 
 def _short(value: Any) -> str:
@@ -223,8 +228,12 @@ class JsonRecordReader:
         return tuple([None if v is None else conv(v) for v, conv in zip(values, self.converters, strict=True)])
 
     def parse_line(self, line: bytes) -> tuple:
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise RejectedLine(f"malformed JSON: {exc}") from None
-        return self.row(doc)
+        return self.row(load(line))
+
+
+def load(line: bytes) -> Any:
+    """One JSON document; malformed JSON is a :class:`RejectedLine`."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise RejectedLine(f"malformed JSON: {exc}") from None

@@ -206,6 +206,17 @@ class S3Source:
     def read(self, key: str) -> bytes:
         return self.open(key).read()
 
+    def read_range(self, key: str, byte_range: str) -> bytes:
+        """Part of one object, by HTTP Range (``bytes=0-1023``: the first KiB; ``bytes=-1024``: the last)."""
+        try:
+            with permission_needed(self.hook, "s3:GetObject", self.arn(key)):
+                body = self.client.get_object(Bucket=self.bucket, Key=key, Range=byte_range)["Body"]
+            return body.read()
+        except AccessDeniedError:
+            raise
+        except Exception as exc:
+            raise _named(exc, self.uri(key)) from exc
+
     def write_text(self, key: str, text: str) -> None:
         """Write one object (the work bucket's: manifests, reports); a refusal names the principal."""
         with permission_needed(self.hook, "s3:PutObject", self.arn(key)):

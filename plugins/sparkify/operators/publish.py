@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,7 @@ class PublishIntervalOperator(BaseOperator):
             raise AirflowFailException(
                 f"{self.checks_task_id} did not run for this interval (an upstream task failed): nothing is published"
             )
+        started = time.monotonic()
         engine = engines.resolve(self.redshift_conn_id, self.log)
         interval = interval_parameters(context)
         verdict = publication.record_verdict(engine, interval, results, self.dag_id, run_id(context))
@@ -71,8 +73,9 @@ class PublishIntervalOperator(BaseOperator):
             c.get("inserted", 0) + c.get("updated", 0) + c.get("deleted", 0) + c.get("removed", 0) for c in loads
         )
         self.log.info(
-            "%s published (before: %s); %s warning(s); the loads changed %s rows",
+            "%s published in %.2f s (before: %s); %s warning(s); the loads changed %s rows",
             span,
+            time.monotonic() - started,
             verdict.previous or "never checked",
             len(verdict.warned),
             f"{changed:,}",

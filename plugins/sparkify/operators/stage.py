@@ -12,7 +12,7 @@ from psycopg import sql
 
 from sparkify import assets, engines
 from sparkify.connections import get_connection
-from sparkify.ingest import catalog
+from sparkify.ingest import catalog, contracts
 from sparkify.ingest.s3 import MissingInputError, S3Source
 from sparkify.lineage import Lineage, LineageMixin, TableUse
 from sparkify.runtime import InvalidArgumentError, run_id, utc_now
@@ -46,6 +46,10 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
         columns), or ``"auto"`` to map JSON keys to column names case-insensitively. (templated)
     :param json_layout: ``"lines"`` (JSON lines: one record per line, rejections name the line number) or
         ``"document"`` (each object is one JSON document).
+    :param contract: the source contract the records are held to (``include/contracts/<contract>.yaml``): each
+        object's shape is measured and stored in ``source_observations``; a required field missing beyond the
+        contract's tolerance, or a declared field no record carries, fails the task naming object, field and
+        share; unknown fields are warnings. None (the default): no contract.
     :param max_errors: how many bad lines may be rejected before the task fails (0, the default: none); the
         rejected lines are recorded in ``load_errors``. (templated: ``"{{ params.max_errors_events }}"`` works)
     :param allow_empty: accept a 0-byte object named by key as "no records" (default: it fails like a missing
@@ -76,6 +80,7 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
         s3_key: str | list[str],
         json_paths: str = "auto",
         json_layout: str = "lines",
+        contract: str | None = None,
         max_errors: int | str = 0,
         allow_empty: bool = False,
         incremental: bool = False,
@@ -93,6 +98,7 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
         self.s3_key = s3_key
         self.json_paths = json_paths
         self.json_layout = json_layout
+        self.contract = contract
         self.max_errors = max_errors
         self.allow_empty = allow_empty
         self.incremental = incremental
@@ -117,6 +123,21 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
     def execute(self, context: Context) -> dict[str, int]:
         self._validate_arguments()
         max_errors = budget(self.max_errors)
+        ledger = contracts.ShapeLedger(contracts.load_contract(self.contract)) if self.contract else None
+        try:
+            return self._stage(context, max_errors, ledger)
+        except Exception as exc:
+            if ledger is not None and ledger.units:  # the stage rolled back; what it saw of the source is kept
+                findings = contracts.judge_ledger(ledger)
+                self._record_shapes(ledger, findings, run_id(context))
+                if not isinstance(exc, contracts.SourceContractBreachError) and any(f.breaks for f in findings):
+                    self.log.error(
+                        "the objects read also break their contract: %s",
+                        contracts.breach_message(ledger.contract, findings, self._uri),
+                    )
+            raise
+
+    def _stage(self, context: Context, max_errors: int, ledger: contracts.ShapeLedger | None) -> dict[str, int]:
         engine = engines.resolve(self.redshift_conn_id, self.log)
         self._lineage = lineage = Lineage(engine, outputs=[TableUse(self.table)])
         options = engine.options_for(self.engine_options)
@@ -169,9 +190,12 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
                 json_paths=None if self.json_paths == "auto" else self.json_paths, json_layout=self.json_layout,
                 max_errors=max_errors, by_object=self.incremental, run_id=run_id(context), dag_id=self.dag_id,
                 task_id=self.task_id, options=options, origin_matters=not self.key_columns, work=work,
+                shapes=ledger,
             )  # fmt: skip
             result = engine.stage(cur, request) if pending else engines.StageResult(0)
             now = utc_now()
+            findings = self._judge_shapes(ledger, source, lineage) if ledger is not None else []
+            catalog.record_observations(cur, self.table, self.contract or "", findings, source.uri, request.run_id, now)
             catalog.record_rejections(cur, self.table, result.rejections, request.run_id, now)
             if self.incremental and self.key_columns:
                 replaced += replace_by_key(cur, self.table, INCOMING, self.key_columns)[0]
@@ -205,6 +229,33 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
         assets.record_change(context, self.outlets, self.table, result.rows + replaced,
                              {**summary, "rows_replaced": replaced, "run_id": request.run_id}, self.log)  # fmt: skip
         return summary
+
+    def _judge_shapes(self, ledger: contracts.ShapeLedger, source: S3Source, lineage: Lineage) -> list[Any]:
+        """The objects' shapes against the contract: warnings logged, a breach raised (the stage rolls back)."""
+        findings = contracts.judge_ledger(ledger)
+        lineage.s3_schema = contracts.observed_schema(ledger)
+        for f in findings:
+            if f.severity == contracts.WARN:
+                self.log.warning("%s: %s (contract %s)", source.uri(f.unit), f.describe(), ledger.contract.name)
+        if any(f.breaks for f in findings):
+            raise contracts.SourceContractBreachError(contracts.breach_message(ledger.contract, findings, source.uri))
+        conforming = sum(f.kind == contracts.CONFORMS for f in findings)
+        self.log.info(
+            "shape: %s of %s objects conform to the %s contract", conforming, len(ledger.units), ledger.contract.name
+        )
+        return findings
+
+    def _uri(self, key: str) -> str:
+        return f"s3://{self.s3_bucket}/{key}"
+
+    def _record_shapes(self, ledger: contracts.ShapeLedger, findings: list[Any], run: str) -> None:
+        """Store the findings of a stage that failed, in a transaction of their own (best effort: logged)."""
+        try:
+            engine = engines.resolve(self.redshift_conn_id, self.log)
+            with engine.transaction() as cur:
+                catalog.record_observations(cur, self.table, ledger.contract.name, findings, self._uri, run, utc_now())
+        except Exception as exc:
+            self.log.warning("could not record the source's shape after the failure: %s", exc)
 
     def _forget_rows_from(self, cur: Any, origins: list[str]) -> int:
         """Delete the staged rows whose ``staged_from`` is one of ``origins``; return how many."""

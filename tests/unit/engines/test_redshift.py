@@ -12,6 +12,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from sparkify.engines import RedshiftEngine, StageRequest
 from sparkify.engines.redshift import CopyCredentials, driver_arguments, redshift_copy_sql
+from sparkify.ingest.contracts import ShapeLedger, load_contract
 from sparkify.ingest.records import Column
 from sparkify.ingest.s3 import S3Object
 from sparkify.sql import SQL_DIR
@@ -87,6 +88,39 @@ def test_a_log_staged_by_object_records_each_object_as_the_origin_of_its_rows():
     assert [json.loads(work.written[m])["entries"][0]["url"] for m in manifests] == [f"s3://bucket/{k}" for k in logs]
     inserts = [p for s, p in cur.statements if s.startswith('INSERT INTO "staging_events"')]
     assert inserts == [{"staged_from": f"s3://bucket/{k}"} for k in logs]
+
+
+def test_with_a_contract_the_worker_measures_a_sample_before_the_copy_reads_the_objects():
+    """COPY reads the objects, not the worker: it reads the documents (up to a limit), and of a log only its head
+    and tail, and tallies their shapes for the operator to judge."""
+    songs = {k: json.dumps({"song_id": "S", "title": "T", "year": 2000}).encode() for k in SONGS}
+    source = FakeSource(songs, role_arn=ROLE)
+    ledger = ShapeLedger(load_contract("song_data"))
+    options = {**RedshiftEngine.stage_options, "shape_sample_documents": 2}
+    engine().stage(RecordingCursor(), request(source, SONGS, shapes=ledger, options=options))
+    assert source.reads == SONGS[:2]
+    (tally,) = ledger.units.values()
+    assert (tally.records, tally.sampled, tally.missing["artist_id"]) == (2, True, 2)
+
+    day = b"".join(b'{"ts": %d}\n' % i for i in range(300_000))  # 4 MB: more than head + tail
+    log = "log_data/2018/11/2018-11-15-events.json"
+    source = FakeSource({log: day}, role_arn=ROLE)
+    ledger = ShapeLedger(load_contract("log_data"))
+    logs = request(
+        source,
+        [],
+        json_layout="lines",
+        staging_table="staging_events",
+        destination="staging_events",
+        origin_matters=True,
+        task_id="stage_events",
+        shapes=ledger,
+        objects=[S3Object(log, log, len(day), '"e"')],
+    )
+    engine().stage(RecordingCursor(), logs)
+    assert source.reads == []
+    assert source.ranges == [(log, "bytes=0-1048575"), (log, "bytes=-1048576")]
+    assert 0 < ledger.units[log].records < 300_000
 
 
 def test_copy_reads_as_the_role_the_warehouse_connection_names_before_the_aws_connection_role():

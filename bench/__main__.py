@@ -94,15 +94,21 @@ def main() -> None:
         seed(folder, bucket)
         dsn = stage_bench.scratch_db(f"bench_{tag(scale)}")
         staging = stage_bench.measure_staging(bucket, dsn, folder, work, a.repeat)
-        print(f"staging: ours {staging.rps(staging.ours):,.0f} rows/s, raw COPY {staging.rps(staging.raw):,.0f}, "
-              f"S3ToSqlOperator {staging.rps(staging.peer):,.0f}", flush=True)  # fmt: skip
+        print(
+            f"staging: ours {staging.rps(staging.ours):,.0f} rows/s, raw COPY {staging.rps(staging.raw):,.0f}, "
+            f"S3ToSqlOperator {staging.rps(staging.peer):,.0f}",
+            flush=True,
+        )
         mb = sum(f.stat().st_size for f in (folder / "log_data").rglob("*.json")) / 1e6
         result = {"data": data, "staging": staging, "mb": mb}
         if not a.skip_dags:
             env = dag_bench.run_env(dsn, bucket)  # postgres://… is a connection URI
             result["dags_test"] = dag_bench.measure_dags_test(env, a.hours, warm_up=not a.no_warm_up)
-            print(f"dags test: ETL {statistics.median(result['dags_test'].etl):.1f} s, floor "
-                  f"{statistics.median(result['dags_test'].floor):.1f} s", flush=True)  # fmt: skip
+            print(
+                f"dags test: ETL {statistics.median(result['dags_test'].etl):.1f} s, floor "
+                f"{statistics.median(result['dags_test'].floor):.1f} s",
+                flush=True,
+            )
             result["backfill"] = dag_bench.measure_backfill(env, a.backfill_hours, a.backfill_repeat)
             print(f"backfill: ETL {result['backfill'].etl} s, floor {result['backfill'].floor} s", flush=True)
         rows[scale] = result
@@ -150,20 +156,37 @@ class Report:
         ours = st.rps(st.ours)
         raw_target = 0.85 if largest >= 100 else None
         out = [
-            (f"staging vs raw COPY at {largest:g}× (rows/s ratio)", ours / st.rps(st.raw),
-             f">= {raw_target or '—'}", ours / st.rps(st.raw) >= raw_target if raw_target else None),
+            (
+                f"staging vs raw COPY at {largest:g}× (rows/s ratio)",
+                ours / st.rps(st.raw),
+                f">= {raw_target or '—'}",
+                ours / st.rps(st.raw) >= raw_target if raw_target else None,
+            ),
             (f"staging vs S3ToSqlOperator at {largest:g}× (rows/s ratio)", ours / st.rps(st.peer), "—", None),
-            (f"peak RSS staging one {self.big_bytes / 1e6:,.0f} MB object (MiB)", self.peak, "< 300",
-             self.peak < 300),
+            (f"peak RSS staging one {self.big_bytes / 1e6:,.0f} MB object (MiB)", self.peak, "< 300", self.peak < 300),
             ("stage_songs, no new files: objects read", self.idle.read, "== 0", self.idle.read == 0),
-            (f"stage_songs, no new files, {self.idle.listed:,} objects: operator CPU s", self.idle.cpu, "<= 1",
-             self.idle.cpu <= 1),
-            (f"stage_songs, no new files, {self.idle.listed:,} objects: wall s", self.idle.wall, "<= 1",
-             self.idle.wall <= 1),
-        ]  # fmt: skip
+            (
+                f"stage_songs, no new files, {self.idle.listed:,} objects: operator CPU s",
+                self.idle.cpu,
+                "<= 1",
+                self.idle.cpu <= 1,
+            ),
+            (
+                f"stage_songs, no new files, {self.idle.listed:,} objects: wall s",
+                self.idle.wall,
+                "<= 1",
+                self.idle.wall <= 1,
+            ),
+        ]
         if self.month:
-            out.append(("course month through sparkify_etl_daily, 30 runs: wall s", self.month.etl[0], "<= 180",
-                        self.month.etl[0] <= 180))  # fmt: skip
+            out.append(
+                (
+                    "course month through sparkify_etl_daily, 30 runs: wall s",
+                    self.month.etl[0],
+                    "<= 180",
+                    self.month.etl[0] <= 180,
+                )
+            )
             out.append(("course month, daily: ETL / floor", self.month.ratio, "—", None))
         for scale, r in sorted(self.rows.items()):
             target = target_for_dag_ratio(scale)
@@ -303,24 +326,38 @@ class Report:
 
         scales = sorted(self.rows)
         fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-        for label, attr in (("StageToRedshiftOperator (ours)", "ours"), ("raw COPY from a local CSV (limit)", "raw"),
-                            ("S3ToSqlOperator (peer)", "peer")):  # fmt: skip
+        for label, attr in (
+            ("StageToRedshiftOperator (ours)", "ours"),
+            ("raw COPY from a local CSV (limit)", "raw"),
+            ("S3ToSqlOperator (peer)", "peer"),
+        ):
             rps = [self.rows[s]["staging"].rps(getattr(self.rows[s]["staging"], attr)) for s in scales]
             left.plot(scales, rps, marker="o", label=label)
-        left.set(xscale="log", yscale="log", xlabel="N× the course volume", ylabel="rows staged per second",
-                 title="Staging a month of events")  # fmt: skip
+        left.set(
+            xscale="log",
+            yscale="log",
+            xlabel="N× the course volume",
+            ylabel="rows staged per second",
+            title="Staging a month of events",
+        )
         left.legend()
         left.grid(True, which="both", alpha=0.3)
         dag_scales = [s for s in scales if "dags_test" in self.rows[s]]
         if dag_scales:
-            for label, way in (("airflow dags test (one hour)", "dags_test"),
-                               (f"{self.a.backfill_hours}-hour backfill", "backfill")):  # fmt: skip
+            for label, way in (
+                ("airflow dags test (one hour)", "dags_test"),
+                (f"{self.a.backfill_hours}-hour backfill", "backfill"),
+            ):
                 right.plot(dag_scales, [self.rows[s][way].ratio for s in dag_scales], marker="o", label=label)
             right.axhline(1.3, color="grey", linestyle="--", linewidth=1, label="target at 1× (1.3)")
             right.axhline(1.6, color="grey", linestyle=":", linewidth=1, label="target at 100× (1.6)")
             right.axhline(1.0, color="black", linewidth=0.5)
-            right.set(xscale="log", xlabel="N× the course volume", ylabel="sparkify_etl time / floor time",
-                      title="An hourly run vs Airflow's floor")  # fmt: skip
+            right.set(
+                xscale="log",
+                xlabel="N× the course volume",
+                ylabel="sparkify_etl time / floor time",
+                title="An hourly run vs Airflow's floor",
+            )
             right.legend()
             right.grid(True, which="both", alpha=0.3)
         fig.tight_layout()

@@ -91,8 +91,11 @@ def dags_test(dag_id: str, hour: datetime, extra_env: dict[str, str]) -> tuple[f
     started = time.perf_counter()
     out = subprocess.run(
         [AIRFLOW, "dags", "test", dag_id, hour.isoformat(), "-f", str(path)],
-        env=env, capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     seconds = time.perf_counter() - started
     text = out.stdout + out.stderr
     if out.returncode != 0 or "state=success" not in text:
@@ -120,10 +123,24 @@ def _backfill(af, dag_id: str, first: datetime, runs: int, step: timedelta, max_
     started = datetime.now(UTC)
     last = first + step * (runs - 1)
     out = subprocess.run(
-        [AIRFLOW, "backfill", "create", "--dag-id", dag_id, "--from-date", first.isoformat(), "--to-date",
-         last.isoformat(), "--max-active-runs", str(max_active)],
-        env=af.env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            AIRFLOW,
+            "backfill",
+            "create",
+            "--dag-id",
+            dag_id,
+            "--from-date",
+            first.isoformat(),
+            "--to-date",
+            last.isoformat(),
+            "--max-active-runs",
+            str(max_active),
+        ],
+        env=af.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"airflow backfill create {dag_id} failed:\n{(out.stdout + out.stderr)[-3000:]}")
     deadline = time.monotonic() + 3600

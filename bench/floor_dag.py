@@ -17,8 +17,18 @@ from airflow.sdk import DAG, task
 
 from sparkify.timetables import DailyDataIntervalTimetable, HourlyDataIntervalTimetable
 
-TASKS = ("begin", "stage_events", "stage_songs", "load_songplays", "load_users", "load_songs", "load_artists",
-         "load_time", "run_quality_checks", "publish")  # fmt: skip
+TASKS = (
+    "begin",
+    "stage_events",
+    "stage_songs",
+    "load_songplays",
+    "load_users",
+    "load_songs",
+    "load_artists",
+    "load_time",
+    "run_quality_checks",
+    "publish",
+)
 
 
 @task

@@ -46,8 +46,15 @@ def _ports_the_tests_bind() -> list[int]:
 # The files that take minutes, first: with `--dist loadfile --no-loadscope-reorder` (make test) pytest-xdist hands
 # files to workers in collection order, so these start first and the many quick files fill the gaps, instead of
 # the longest file starting last (xdist's default order is by number of tests).
-SLOW_FILES = ("test_bench.py", "test_course_month.py", "test_course_hours.py", "test_course_users.py",
-              "test_airflow_e2e.py", "test_airflow_runs.py", "test_day_one_on_aws.py")  # fmt: skip
+SLOW_FILES = (
+    "test_bench.py",
+    "test_course_month.py",
+    "test_course_hours.py",
+    "test_course_users.py",
+    "test_airflow_e2e.py",
+    "test_airflow_runs.py",
+    "test_day_one_on_aws.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -59,8 +66,11 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     """Nothing the tests started may outlive them, also after a failure half-way (checked once, by the controller)."""
     if hasattr(session.config, "workerinput"):  # an xdist worker; the controller checks when all are done
         return
-    left = [f"127.0.0.1:{port} held by {stack.port_holders(port)}" for port in _ports_the_tests_bind()
-            if stack.port_open(port)]  # fmt: skip
+    left = [
+        f"127.0.0.1:{port} held by {stack.port_holders(port)}"
+        for port in _ports_the_tests_bind()
+        if stack.port_open(port)
+    ]
     if left:
         print("\nleft running after the tests:\n  " + "\n  ".join(left))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -283,8 +293,16 @@ def generated_bucket(local_stack, generated_data) -> str:
 # Running the DAG's own tasks in-process, for any interval
 # ------------------------------------------------------------------------------------------------------------------
 # The tasks of a run up to the checks, in order: what a test runs to load an interval.
-LOAD_TASKS = ["begin", "stage_events", "stage_songs", "load_songplays", "load_users", "load_songs", "load_artists",
-              "load_time"]  # fmt: skip
+LOAD_TASKS = [
+    "begin",
+    "stage_events",
+    "stage_songs",
+    "load_songplays",
+    "load_users",
+    "load_songs",
+    "load_artists",
+    "load_time",
+]
 
 
 def load_dag():

@@ -166,8 +166,11 @@ class AirflowStack:
             for proc in psutil.process_iter():
                 try:
                     if os.getpgid(proc.pid) == pgid:
-                        found += [(pidfile.stem, c.laddr.ip, c.laddr.port) for c in proc.net_connections("inet")
-                                  if c.status == psutil.CONN_LISTEN]  # fmt: skip
+                        found += [
+                            (pidfile.stem, c.laddr.ip, c.laddr.port)
+                            for c in proc.net_connections("inet")
+                            if c.status == psutil.CONN_LISTEN
+                        ]
                 except (psutil.Error, ProcessLookupError):
                     continue  # ended meanwhile
         return found
@@ -175,9 +178,18 @@ class AirflowStack:
     def command(self, component: str) -> list[str]:
         """How a component is started; every server it runs listens on 127.0.0.1."""
         if component == "log server":  # Airflow's own log-server app, which `airflow scheduler` would bind to 0.0.0.0
-            return [str(stack.VENV_BIN / "python"), "-m", "uvicorn", "--factory",
-                    "airflow.utils.serve_logs.log_server:create_app", "--host", "127.0.0.1",
-                    "--port", str(self.ports["log server"]), "--no-access-log"]  # fmt: skip
+            return [
+                str(stack.VENV_BIN / "python"),
+                "-m",
+                "uvicorn",
+                "--factory",
+                "airflow.utils.serve_logs.log_server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.ports["log server"]),
+                "--no-access-log",
+            ]
         cmd = [str(stack.VENV_BIN / "airflow"), *component.split()]
         if component == "api-server":
             cmd += ["--port", str(self.port), "--host", "127.0.0.1"]
@@ -213,9 +225,11 @@ class AirflowStack:
             tail = _read_from(log, log_start)[-20_000:]
             if "address already in use" in tail.lower():
                 self.down()
-                sys.exit(f"the api-server could not bind 127.0.0.1:{self.port} (address already in use): held by "
-                         f"{stack.port_holders(self.port)}; choose another port with SPARKIFY_AIRFLOW_PORT=… "
-                         f"(log: {log})")  # fmt: skip
+                sys.exit(
+                    f"the api-server could not bind 127.0.0.1:{self.port} (address already in use): held by "
+                    f"{stack.port_holders(self.port)}; choose another port with SPARKIFY_AIRFLOW_PORT=… "
+                    f"(log: {log})"
+                )
             if not (pid and stack.pid_alive(pid)):
                 self.down()
                 sys.exit(f"the api-server exited while starting (log: {log}):\n{tail[-2000:]}")

@@ -42,8 +42,15 @@ def main() -> None:
         sys.exit("the warehouse has no published plays yet: run `make demo` first (it loads the local warehouse)")
     built = tables.build_tables(engine)
     answers = tables.read_answers(engine)
-    html = report.render(answers, coverage, built_at=utc_now(), built_by="make report", source_runs=[],
-                         engine=engine.name, publication=publication.status(engine))  # fmt: skip
+    html = report.render(
+        answers,
+        coverage,
+        built_at=utc_now(),
+        built_by="make report",
+        source_runs=[],
+        engine=engine.name,
+        publication=publication.status(engine),
+    )
     path = report.write_local(html, a.out.resolve())
     k = report.kpis(answers, coverage)
     rows = ", ".join(f"{name} {v['rows']:,}" for name, v in built.items())

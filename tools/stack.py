@@ -136,13 +136,17 @@ def require_free_port(port: int, what: str, setting: str, host: str = "127.0.0.1
         try:
             s.bind((host, port))
         except OSError as exc:
-            sys.exit(f"{what} cannot listen on {host}:{port} ({exc.strerror}): held by {port_holders(port)}. "
-                     f"Stop that process or choose another port with {setting}=…")  # fmt: skip
+            sys.exit(
+                f"{what} cannot listen on {host}:{port} ({exc.strerror}): held by {port_holders(port)}. "
+                f"Stop that process or choose another port with {setting}=…"
+            )
     low, high = ephemeral_port_range()
     if low <= port <= high:
-        print(f"warning: port {port} ({what}) lies in the ephemeral port range {low}–{high}: an outgoing "
-              f"connection may take it at any moment; prefer a port below {low} ({setting})",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"warning: port {port} ({what}) lies in the ephemeral port range {low}–{high}: an outgoing "
+            f"connection may take it at any moment; prefer a port below {low} ({setting})",
+            file=sys.stderr,
+        )
 
 
 def reap(pid: int) -> None:
@@ -325,8 +329,16 @@ def s3_command() -> list[str]:
     """The S3 server: ``rclone serve s3`` over rclone's in-memory backend (objects live in its RAM, as on an
     emulator; ``make down`` drops them), on 127.0.0.1 only. Each bucket is a top-level directory; ETags are the
     objects' MD5s, kept with them. Its key pair comes from the environment (``RCLONE_AUTH_KEY``), not argv."""
-    return [str(VENV_BIN / "rclone"), "serve", "s3", ":memory:", "--addr", f"127.0.0.1:{S3_PORT}", "--log-level",
-            "NOTICE"]  # fmt: skip
+    return [
+        str(VENV_BIN / "rclone"),
+        "serve",
+        "s3",
+        ":memory:",
+        "--addr",
+        f"127.0.0.1:{S3_PORT}",
+        "--log-level",
+        "NOTICE",
+    ]
 
 
 def s3_server_version() -> str:

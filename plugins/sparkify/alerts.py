@@ -48,8 +48,13 @@ class FailureAlert(BaseNotifier):
         from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
         try:
-            SmtpNotifier(to=to, from_email=conn.extra_dejson.get("from_email"), subject=subject, html_content=body,
-                         smtp_conn_id=self.conn_id).notify(context)  # fmt: skip
+            SmtpNotifier(
+                to=to,
+                from_email=conn.extra_dejson.get("from_email"),
+                subject=subject,
+                html_content=body,
+                smtp_conn_id=self.conn_id,
+            ).notify(context)
         except Exception as exc:  # the task failed already; a mail server problem must not hide that
             LOG.warning("alert not sent through %r: %s: %s", self.conn_id, type(exc).__name__, exc)
             return

@@ -113,11 +113,14 @@ def operator_lineage(lineage: Lineage | None) -> Any:
     inputs += [InputDataset(namespace=f"s3://{b}", name=k, facets=s3_facets) for b, k in lineage.s3_inputs]
     outputs = [
         OutputDataset(
-            namespace=namespace, name=name(u), facets=facets(u),
-            outputFacets={} if u.rows is None else {"outputStatistics": OutputStatisticsOutputDatasetFacet(
-                rowCount=u.rows)},
+            namespace=namespace,
+            name=name(u),
+            facets=facets(u),
+            outputFacets={}
+            if u.rows is None
+            else {"outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=u.rows)},
         )
         for u in lineage.outputs
-    ]  # fmt: skip
+    ]
     outputs += [OutputDataset(namespace=f"s3://{b}", name=k) for b, k in lineage.s3_outputs]
     return OperatorLineage(inputs=inputs, outputs=outputs)

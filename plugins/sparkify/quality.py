@@ -175,8 +175,9 @@ def accepted_values(
     )
     query = sql.SQL("SELECT COUNT(*) FROM {}{}").format(ident(table, "table"), _where(interval_column, outside))
     name = f"accepted_values: {table}.{column} in {{{', '.join(map(str, values))}}}{_scope(interval_column)}"
-    return Check(name, render(query), 0, "==", severity, dict(zip(names, values, strict=True)), table=table,
-                 column=column)  # fmt: skip
+    return Check(
+        name, render(query), 0, "==", severity, dict(zip(names, values, strict=True)), table=table, column=column
+    )
 
 
 def relationships(
@@ -289,6 +290,11 @@ def volume_vs_history(
         f"× {period_days} days (median), % change"
     )
     return Check(
-        name, render(query), -tolerance_pct, ">=", severity,
-        null_passes=f"fewer than {min_history} earlier intervals with rows", table=table,
-    )  # fmt: skip
+        name,
+        render(query),
+        -tolerance_pct,
+        ">=",
+        severity,
+        null_passes=f"fewer than {min_history} earlier intervals with rows",
+        table=table,
+    )

@@ -24,8 +24,9 @@ PLAYS = "start_time"  # the fact's (and time's) interval column
 
 SPARKIFY_CHECKS = [
     # songplays — the interval's rows
-    not_null("songplays", ["songplay_id", "start_time", "user_id", "session_id", "item_in_session"],
-             interval_column=PLAYS),
+    not_null(
+        "songplays", ["songplay_id", "start_time", "user_id", "session_id", "item_in_session"], interval_column=PLAYS
+    ),
     unique("songplays", ["songplay_id"], interval_column=PLAYS),
     unique("songplays", ["session_id", "item_in_session"], interval_column=PLAYS),
     accepted_values("songplays", "level", ["free", "paid"], interval_column=PLAYS),
@@ -77,4 +78,4 @@ SPARKIFY_CHECKS = [
         expected=0,
         table="time",
     ),
-]  # fmt: skip
+]

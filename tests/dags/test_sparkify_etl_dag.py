@@ -110,8 +110,10 @@ def test_the_daily_dag_is_the_same_definition_with_one_day_intervals(dag):
     assert daily.params.dump() == dag.params.dump()
     at = pendulum.datetime(2018, 11, 15, 16, 42, tz="UTC")
     interval = daily.timetable.infer_manual_data_interval(run_after=at)
-    assert (interval.start, interval.end) == (pendulum.datetime(2018, 11, 15, tz="UTC"),
-                                              pendulum.datetime(2018, 11, 16, tz="UTC"))  # fmt: skip
+    assert (interval.start, interval.end) == (
+        pendulum.datetime(2018, 11, 15, tz="UTC"),
+        pendulum.datetime(2018, 11, 16, tz="UTC"),
+    )
 
 
 def test_event_key_follows_the_interval(dag):
@@ -135,19 +137,31 @@ print(len(m.dag.tasks))
     ("operator", "kwargs", "message"),
     [
         ("StageToRedshiftOperator", {"table": "staging events", "s3_bucket": "b", "s3_key": "k"}, "invalid table"),
-        ("StageToRedshiftOperator", {"table": "t", "s3_bucket": "b", "s3_key": "k", "json_layout": "csv"},
-         "json_layout must be one of"),
-        ("StageToRedshiftOperator", {"table": "t", "s3_bucket": "b", "s3_key": "k", "max_errors": -1},
-         "max_errors must be a whole number"),
-        ("StageToRedshiftOperator", {"table": "t", "s3_bucket": "b", "s3_key": "k", "key_columns": ["Song ID"]},
-         "invalid key column"),
+        (
+            "StageToRedshiftOperator",
+            {"table": "t", "s3_bucket": "b", "s3_key": "k", "json_layout": "csv"},
+            "json_layout must be one of",
+        ),
+        (
+            "StageToRedshiftOperator",
+            {"table": "t", "s3_bucket": "b", "s3_key": "k", "max_errors": -1},
+            "max_errors must be a whole number",
+        ),
+        (
+            "StageToRedshiftOperator",
+            {"table": "t", "s3_bucket": "b", "s3_key": "k", "key_columns": ["Song ID"]},
+            "invalid key column",
+        ),
         ("LoadFactOperator", {"table": "songplays; DROP TABLE users", "sql": "SELECT 1"}, "invalid table"),
         ("LoadDimensionOperator", {"table": "users", "sql": "SELECT 1", "mode": "merge"}, "mode must be one of"),
-        ("LoadDimensionOperator", {"table": "users", "sql": "SELECT 1", "interval_column": "ts"},
-         "interval_column needs mode 'upsert'"),
+        (
+            "LoadDimensionOperator",
+            {"table": "users", "sql": "SELECT 1", "interval_column": "ts"},
+            "interval_column needs mode 'upsert'",
+        ),
         ("DataQualityOperator", {"checks": []}, "no checks"),
     ],
-)  # fmt: skip
+)
 def test_bad_operator_arguments_are_refused_when_the_dag_is_parsed(operator, kwargs, message):
     """Not at run time with retries: these fail without a retry (AirflowFailException) and before any run."""
     from airflow.sdk.exceptions import AirflowFailException

@@ -195,11 +195,25 @@ def test_a_failed_quality_check_is_mailed_with_what_was_observed(
     with wh.as_redshift_connection():
         run_tasks(load_dag(), utc(2018, 11, 15, 16), utc(2018, 11, 15, 17), generated_bucket, task_ids=["begin"])
     wh.execute("INSERT INTO users (user_id, level, last_seen_at) VALUES ('bad-1', 'gold', '2018-11-01')")
-    conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": port,
-            "extra": {"to": "data-eng@sparkify.test", "from_email": "airflow@sparkify.test", "disable_tls": True,
-                      "disable_ssl": True, "timeout": 10}}  # fmt: skip
-    proc = dags_test(airflow_db, "2018-11-15T16:00:00+00:00", wh.conn_uri, generated_bucket,
-                     AIRFLOW_CONN_SMTP_ALERTS=json.dumps(conn))  # fmt: skip
+    conn = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": {
+            "to": "data-eng@sparkify.test",
+            "from_email": "airflow@sparkify.test",
+            "disable_tls": True,
+            "disable_ssl": True,
+            "timeout": 10,
+        },
+    }
+    proc = dags_test(
+        airflow_db,
+        "2018-11-15T16:00:00+00:00",
+        wh.conn_uri,
+        generated_bucket,
+        AIRFLOW_CONN_SMTP_ALERTS=json.dumps(conn),
+    )
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode != 0, out[-3000:]  # the run failed
     assert len(received) == 1, out[-5000:]

@@ -17,11 +17,25 @@ KEY = "log_data/2018/11/2018-11-15-events.json"
 
 def event(item: int, **overrides) -> dict:
     e = {
-        "artist": "Harmonia", "auth": "Logged In", "firstName": "Ryan", "gender": "M", "itemInSession": item,
-        "lastName": "Smith", "length": 655.77751, "level": "free", "location": "San Jose, CA", "method": "PUT",
-        "page": "NextSong", "registration": 1541016707796.0, "sessionId": 583, "song": "Sehr kosmisch",
-        "status": 200, "ts": 1542297600000 + item * 1000, "userAgent": "Mozilla/5.0", "userId": "26",
-    }  # fmt: skip
+        "artist": "Harmonia",
+        "auth": "Logged In",
+        "firstName": "Ryan",
+        "gender": "M",
+        "itemInSession": item,
+        "lastName": "Smith",
+        "length": 655.77751,
+        "level": "free",
+        "location": "San Jose, CA",
+        "method": "PUT",
+        "page": "NextSong",
+        "registration": 1541016707796.0,
+        "sessionId": 583,
+        "song": "Sehr kosmisch",
+        "status": 200,
+        "ts": 1542297600000 + item * 1000,
+        "userAgent": "Mozilla/5.0",
+        "userId": "26",
+    }
     e.update(overrides)
     return e
 
@@ -179,6 +193,7 @@ def test_an_empty_log_object_fails_as_clearly_as_a_missing_one_unless_allowed(bu
 
 def test_a_budget_from_the_trigger_form_reaches_the_task(bucket, warehouse):
     put(bucket, KEY, [event(0), "bad", event(2)])
-    result = run_tasks(load_dag(), *HOUR, bucket=bucket, task_ids=["begin", "stage_events"],
-                       params={"max_errors_events": 1})["stage_events"]  # fmt: skip
+    result = run_tasks(
+        load_dag(), *HOUR, bucket=bucket, task_ids=["begin", "stage_events"], params={"max_errors_events": 1}
+    )["stage_events"]
     assert (result["rows_staged"], result["lines_rejected"]) == (2, 1)

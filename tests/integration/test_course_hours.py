@@ -55,5 +55,10 @@ def test_rerunning_an_hour_leaves_every_table_identical(hourly_warehouse, course
     before = wh.snapshot((*wh.snapshot().keys(), "staging_events"))
     run_tasks(dag, hour, hour + timedelta(hours=1), bucket=course_bucket, task_ids=HOURLY_TASKS)
     assert wh.snapshot((*before.keys(),)) == before
-    assert wh.scalar("SELECT COUNT(*) FROM songplays WHERE start_time >= %s AND start_time < %s",
-                     (hour.replace(tzinfo=None), (hour + timedelta(hours=1)).replace(tzinfo=None))) > 0  # fmt: skip
+    assert (
+        wh.scalar(
+            "SELECT COUNT(*) FROM songplays WHERE start_time >= %s AND start_time < %s",
+            (hour.replace(tzinfo=None), (hour + timedelta(hours=1)).replace(tzinfo=None)),
+        )
+        > 0
+    )

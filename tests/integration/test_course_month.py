@@ -94,9 +94,15 @@ def test_month_asset_events_name_the_tables_that_changed(month_warehouse):
     events = results["asset events"]
     assert events["stage_songs"] == []
     assert events["begin"] == events["end"] == []
-    for task, table in [("stage_events", "staging_events"), ("load_songplays", "songplays"), ("load_users", "users"),
-                        ("load_songs", "songs"), ("load_artists", "artists"), ("load_time", "time"),
-                        ("run_quality_checks", "quality_results")]:  # fmt: skip
+    for task, table in [
+        ("stage_events", "staging_events"),
+        ("load_songplays", "songplays"),
+        ("load_users", "users"),
+        ("load_songs", "songs"),
+        ("load_artists", "artists"),
+        ("load_time", "time"),
+        ("run_quality_checks", "quality_results"),
+    ]:
         assert [name for name, _ in events[task]] == [f"sparkify.public.{table}"], task
     ((_, extra),) = events["load_songplays"]
     assert extra["inserted"] == 6820
@@ -155,8 +161,14 @@ def test_the_report_shows_what_the_warehouse_holds(month_warehouse, course_bucke
 
         page.route("**/*", block_outside)
         page.goto(page_path.as_uri())
-        for chart in ("top_songs", "top_artists", "plays_by_hour_weekday", "listening_by_level",
-                      "daily_active_users", "sessions"):  # fmt: skip
+        for chart in (
+            "top_songs",
+            "top_artists",
+            "plays_by_hour_weekday",
+            "listening_by_level",
+            "daily_active_users",
+            "sessions",
+        ):
             page.wait_for_selector(f"#chart-{chart} .main-svg", timeout=30_000)  # drawn by the embedded plotly.js
 
         def kpi(name: str) -> str:

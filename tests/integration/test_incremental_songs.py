@@ -17,10 +17,17 @@ SONG_TASKS = ["begin", "stage_songs", "load_songs", "load_artists"]
 def song(i: int, title: str | None = None) -> tuple[str, bytes]:
     track = f"TRAB{i:014d}"
     doc = {
-        "artist_id": f"AR{i % 7:016d}", "artist_latitude": None, "artist_location": "Québec",
-        "artist_longitude": None, "artist_name": f"Artist {i % 7}", "duration": 200.5 + i, "num_songs": 1,
-        "song_id": f"SO{i:016d}", "title": title or f"Song {i}", "year": 2000,
-    }  # fmt: skip
+        "artist_id": f"AR{i % 7:016d}",
+        "artist_latitude": None,
+        "artist_location": "Québec",
+        "artist_longitude": None,
+        "artist_name": f"Artist {i % 7}",
+        "duration": 200.5 + i,
+        "num_songs": 1,
+        "song_id": f"SO{i:016d}",
+        "title": title or f"Song {i}",
+        "year": 2000,
+    }
     return f"song_data/{track[2]}/{track[3]}/{track[4]}/{track}.json", json.dumps(doc).encode()
 
 

@@ -93,9 +93,11 @@ DEFECTS = {
         "DELETE FROM songplays WHERE songplay_id = (SELECT MAX(songplay_id) FROM songplays)",
         "reconciliation: songplays loaded",
     ),
-    "out-of-set level": ("UPDATE users SET level = 'premium' WHERE user_id = (SELECT MIN(user_id) FROM users)",
-                         "accepted_values: users.level"),
-}  # fmt: skip
+    "out-of-set level": (
+        "UPDATE users SET level = 'premium' WHERE user_id = (SELECT MIN(user_id) FROM users)",
+        "accepted_values: users.level",
+    ),
+}
 
 
 @pytest.mark.parametrize("defect", DEFECTS, ids=list(DEFECTS))
@@ -153,11 +155,13 @@ def test_every_family_on_its_own(loaded):
         (accepted_values("users", "gender", ["F"]), "fail"),
         (relationships("songplays", "user_id", "users", "user_id", interval_column="start_time"), "pass"),
         (row_count("songs", minimum=1, maximum=10), "fail"),
-        (reconciliation("songs = staged songs", "SELECT COUNT(*) FROM songs", "SELECT COUNT(*) FROM staging_songs"),
-         "pass"),
+        (
+            reconciliation("songs = staged songs", "SELECT COUNT(*) FROM songs", "SELECT COUNT(*) FROM staging_songs"),
+            "pass",
+        ),
         (freshness("songplays", "start_time", max_age_seconds=3600, severity="error"), "pass"),
         (custom_sql("broken query", "SELECT COUNT(*) FROM no_such_table", 0), "error"),
-    ]  # fmt: skip
+    ]
     op = DataQualityOperator(task_id="dq", checks=[c for c, _ in cases], store_results=False)
     from airflow.sdk.exceptions import AirflowFailException
 

@@ -13,18 +13,41 @@ from tools.datagen import JSON_PATHS
 pytestmark = pytest.mark.integration
 
 HOUR = (utc(2018, 11, 15, 16), utc(2018, 11, 15, 17))
-TASKS = ["begin", "stage_events", "stage_songs", "load_songplays", "load_users", "load_songs", "load_artists",
-         "load_time", "run_quality_checks"]  # fmt: skip
+TASKS = [
+    "begin",
+    "stage_events",
+    "stage_songs",
+    "load_songplays",
+    "load_users",
+    "load_songs",
+    "load_artists",
+    "load_time",
+    "run_quality_checks",
+]
 
 
 @pytest.fixture
 def bucket(local_stack):
     name = make_bucket()
     s3_client().put_object(Bucket=name, Key="log_json_path.json", Body=json.dumps(JSON_PATHS).encode())
-    s3_client().put_object(Bucket=name, Key="song_data/A/A/A/TRAAAAA.json", Body=json.dumps({
-        "song_id": "SOA", "title": "Sehr kosmisch", "artist_id": "ARA", "artist_name": "Harmonia",
-        "duration": 655.77751, "year": 1975, "num_songs": 1, "artist_latitude": None, "artist_longitude": None,
-        "artist_location": ""}).encode())  # fmt: skip
+    s3_client().put_object(
+        Bucket=name,
+        Key="song_data/A/A/A/TRAAAAA.json",
+        Body=json.dumps(
+            {
+                "song_id": "SOA",
+                "title": "Sehr kosmisch",
+                "artist_id": "ARA",
+                "artist_name": "Harmonia",
+                "duration": 655.77751,
+                "year": 1975,
+                "num_songs": 1,
+                "artist_latitude": None,
+                "artist_longitude": None,
+                "artist_location": "",
+            }
+        ).encode(),
+    )
     return name
 
 

@@ -28,11 +28,18 @@ pytestmark = pytest.mark.integration
 
 def stage(cursor, bucket, objects, columns, work=None, **fields):
     request = StageRequest(
-        source=S3Source("aws_default", bucket), work=work and S3Source("aws_default", work), objects=objects,
+        source=S3Source("aws_default", bucket),
+        work=work and S3Source("aws_default", work),
+        objects=objects,
         staging_table=fields.pop("table"),
-        columns=columns, json_layout="document", max_errors=0, run_id=fields.pop("run_id"), dag_id="adhoc_airflow",
-        options=RedshiftEngine.stage_options, **fields,
-    )  # fmt: skip
+        columns=columns,
+        json_layout="document",
+        max_errors=0,
+        run_id=fields.pop("run_id"),
+        dag_id="adhoc_airflow",
+        options=RedshiftEngine.stage_options,
+        **fields,
+    )
     warehouse = SimpleNamespace(get_connection=lambda _: SimpleNamespace(host="dwh", extra_dejson={}))
     return RedshiftEngine("redshift", hook=warehouse).stage(cursor, request)
 
@@ -68,13 +75,27 @@ def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_mani
     role = "arn:aws:iam::123456789012:role/dwhRole"
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
-        json.dumps({"conn_type": "aws", "login": "testing", "password": "testing",
-                    "extra": {"endpoint_url": aws_emulator, "region_name": "us-west-2",
-                              "role_arn": role,  # assumed through the emulator's STS
-                              "service_config": {"sts": {"endpoint_url": aws_emulator}}}}),
-    )  # fmt: skip
-    client = boto3.client("s3", endpoint_url=aws_emulator, region_name="us-west-2", aws_access_key_id="testing",
-                          aws_secret_access_key="testing")  # fmt: skip
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {
+                    "endpoint_url": aws_emulator,
+                    "region_name": "us-west-2",
+                    "role_arn": role,  # assumed through the emulator's STS
+                    "service_config": {"sts": {"endpoint_url": aws_emulator}},
+                },
+            }
+        ),
+    )
+    client = boto3.client(
+        "s3",
+        endpoint_url=aws_emulator,
+        region_name="us-west-2",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     bucket, work = "redshift-path", "redshift-path-work"
     for name in (bucket, work):
         client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
@@ -83,11 +104,19 @@ def test_incremental_copy_reads_exactly_the_new_keys_through_a_run_specific_mani
     pending = [S3Object("song_data/", f"song_data/A/B/C/TRABC{i}.json", 2, f'"etag{i}"') for i in (0, 2)]
     cursor = RecordingCursor()
     result = stage(
-        cursor, bucket, pending,
+        cursor,
+        bucket,
+        pending,
         [Column("song_id", "character varying", 64), Column("title", "character varying", 65535)],
-        table="staging_songs", destination="stage_incoming", json_paths=None, by_object=True, origin_matters=False,
-        run_id="scheduled__2018-11-15T16:00:00+00:00", task_id="stage_songs", work=work,
-    )  # fmt: skip
+        table="staging_songs",
+        destination="stage_incoming",
+        json_paths=None,
+        by_object=True,
+        origin_matters=False,
+        run_id="scheduled__2018-11-15T16:00:00+00:00",
+        task_id="stage_songs",
+        work=work,
+    )
     assert (result.rows, result.rejections) == (7, [])
     statements = [s for s, _ in cursor.statements]
     assert statements[0] == 'CREATE TEMP TABLE "stage_copy" (LIKE "staging_songs")'
@@ -125,10 +154,17 @@ def test_key_credentials_reach_redshift_but_never_the_log(bucket, caplog):
     cursor = RecordingCursor()
     obj = S3Object("log_data/2018/11/2018-11-15-events.json", "log_data/2018/11/2018-11-15-events.json", 1, '"e"')
     stage(
-        cursor, bucket, [obj], [Column("ts", "timestamp without time zone")], table="staging_events",
-        destination="staging_events", json_paths="log_json_path.json", by_object=False, run_id="r",
+        cursor,
+        bucket,
+        [obj],
+        [Column("ts", "timestamp without time zone")],
+        table="staging_events",
+        destination="staging_events",
+        json_paths="log_json_path.json",
+        by_object=False,
+        run_id="r",
         task_id="stage_events",
-    )  # fmt: skip
+    )
     copy = cursor.statements[1][0]
     assert f"ACCESS_KEY_ID '{S3_ACCESS_KEY_ID}' SECRET_ACCESS_KEY '{S3_SECRET_ACCESS_KEY}'" in copy  # the stack's
     assert f"FROM 's3://{bucket}/log_data/2018/11/2018-11-15-events.json'" in copy

@@ -26,8 +26,13 @@ def test_it_listens_on_loopback_only(local_stack):
 
 def test_a_request_signed_with_another_key_pair_is_refused(local_stack):
     bucket = make_bucket()
-    stranger = boto3.client("s3", endpoint_url=s3_client().meta.endpoint_url, region_name=stack.REGION,
-                            aws_access_key_id="AKIAOTHER", aws_secret_access_key="other")  # fmt: skip
+    stranger = boto3.client(
+        "s3",
+        endpoint_url=s3_client().meta.endpoint_url,
+        region_name=stack.REGION,
+        aws_access_key_id="AKIAOTHER",
+        aws_secret_access_key="other",
+    )
     with pytest.raises(ClientError) as refused:
         stranger.list_objects_v2(Bucket=bucket)
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
@@ -41,8 +46,10 @@ def test_listings_page_by_1000_and_see_new_and_changed_objects_at_once(local_sta
     assert [p["KeyCount"] for p in pages] == [1000, 1]
 
     def listed() -> dict[str, str]:
-        return {o["Key"]: o["ETag"].strip('"') for o in client.list_objects_v2(Bucket=bucket, Prefix="song_data/A/1/")
-                ["Contents"]}  # fmt: skip
+        return {
+            o["Key"]: o["ETag"].strip('"')
+            for o in client.list_objects_v2(Bucket=bucket, Prefix="song_data/A/1/")["Contents"]
+        }
 
     before = listed()
     client.put_object(Bucket=bucket, Key="song_data/A/1/TRNEW.json", Body=b'{"song_id": "S1"}')

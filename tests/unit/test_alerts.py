@@ -9,18 +9,30 @@ from types import SimpleNamespace
 from sparkify.alerts import FailureAlert, compose
 from sparkify.quality import QualityChecksFailedError
 
-TI = SimpleNamespace(dag_id="sparkify_etl", task_id="run_quality_checks", try_number=1,
-                     log_url="http://127.0.0.1:28080/dags/sparkify_etl/runs/r1/tasks/run_quality_checks")  # fmt: skip
-CONTEXT = {"ti": TI, "run_id": "r1", "data_interval_start": datetime(2018, 11, 15, 16, tzinfo=UTC),
-           "data_interval_end": datetime(2018, 11, 15, 17, tzinfo=UTC)}  # fmt: skip
+TI = SimpleNamespace(
+    dag_id="sparkify_etl",
+    task_id="run_quality_checks",
+    try_number=1,
+    log_url="http://127.0.0.1:28080/dags/sparkify_etl/runs/r1/tasks/run_quality_checks",
+)
+CONTEXT = {
+    "ti": TI,
+    "run_id": "r1",
+    "data_interval_start": datetime(2018, 11, 15, 16, tzinfo=UTC),
+    "data_interval_end": datetime(2018, 11, 15, 17, tzinfo=UTC),
+}
 
 
 def test_a_quality_failure_lists_each_failed_check_observed_vs_expected():
-    failed = [{"check": "unique: users(user_id)", "observed": 2, "expected": "== 0"},
-              {"check": "row_count: <songs>", "observed": 0, "expected": ">= 1"}]  # fmt: skip
+    failed = [
+        {"check": "unique: users(user_id)", "observed": 2, "expected": "== 0"},
+        {"check": "row_count: <songs>", "observed": 0, "expected": ">= 1"},
+    ]
     subject, body = compose({**CONTEXT, "exception": QualityChecksFailedError("2 failed", failed)})
-    assert subject == "[sparkify] sparkify_etl [2018-11-15 16:00, 2018-11-15 17:00) UTC: run_quality_checks — " \
-                      "2 quality check(s) failed"  # fmt: skip
+    assert (
+        subject == "[sparkify] sparkify_etl [2018-11-15 16:00, 2018-11-15 17:00) UTC: run_quality_checks — "
+        "2 quality check(s) failed"
+    )
     assert "<td>unique: users(user_id)</td><td>2</td><td>== 0</td>" in body
     assert "<td>row_count: &lt;songs&gt;</td>" in body  # escaped
     assert "href='http://127.0.0.1:28080/dags/sparkify_etl/runs/r1/tasks/run_quality_checks'" in body

@@ -14,8 +14,11 @@ LOG = logging.getLogger(__name__)
 
 def test_one_naming_scheme_for_every_table():
     a = assets.table_asset("songplays")
-    assert (a.name, a.uri, a.group) == ("sparkify.public.songplays", "x-sparkify://warehouse/public/songplays",
-                                        "sparkify_warehouse")  # fmt: skip
+    assert (a.name, a.uri, a.group) == (
+        "sparkify.public.songplays",
+        "x-sparkify://warehouse/public/songplays",
+        "sparkify_warehouse",
+    )
     assert assets.table_asset("top_songs", "analytics").uri == "x-sparkify://warehouse/analytics/top_songs"
     assert [a.name for a in assets.star_schema_assets()] == [
         f"sparkify.public.{t}" for t in ("songplays", "users", "songs", "artists", "time")
@@ -46,8 +49,14 @@ def test_extra_is_json():
     from datetime import datetime
 
     events = OutletEventAccessors()
-    assets.record_change({"outlet_events": events}, assets.writes("time"), "time", 1,
-                         {"data_interval_start": datetime(2018, 11, 1), "rows": 1}, LOG)  # fmt: skip
+    assets.record_change(
+        {"outlet_events": events},
+        assets.writes("time"),
+        "time",
+        1,
+        {"data_interval_start": datetime(2018, 11, 1), "rows": 1},
+        LOG,
+    )
     (accessor,) = events._dict.values()
     assert accessor.asset_alias_events[0].extra == {"data_interval_start": "2018-11-01 00:00:00", "rows": 1}
 

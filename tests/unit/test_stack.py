@@ -25,8 +25,11 @@ def test_a_listening_port_names_its_process():
         server.bind(("127.0.0.1", 0))
         server.listen()
         port = server.getsockname()[1]
-        with pytest.raises(SystemExit, match=rf"the api-server cannot listen on 127.0.0.1:{port} .*pid {os.getpid()} "
-                                             r"\(.*\) listening.*SPARKIFY_AIRFLOW_PORT"):  # fmt: skip
+        with pytest.raises(
+            SystemExit,
+            match=rf"the api-server cannot listen on 127.0.0.1:{port} .*pid {os.getpid()} "
+            r"\(.*\) listening.*SPARKIFY_AIRFLOW_PORT",
+        ):
             stack.require_free_port(port, "the api-server", "SPARKIFY_AIRFLOW_PORT")
 
 

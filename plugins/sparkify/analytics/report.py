@@ -59,35 +59,76 @@ def figures(answers: Mapping[str, list[dict[str, Any]]]) -> dict[str, str]:
 
     def html(fig: Any, name: str) -> str:
         fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=360, template="plotly_white")
-        return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{name}",
-                           config={"displaylogo": False, "responsive": True})  # fmt: skip
+        return fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=f"chart-{name}",
+            config={"displaylogo": False, "responsive": True},
+        )
 
     out: dict[str, str] = {}
     songs = list(reversed(answers["top_songs"][:10]))
     out["top_songs"] = html(
-        go.Figure(go.Bar(x=[r["plays"] for r in songs], y=[f"{r['title']} — {r['artist_name']}" for r in songs],
-                         orientation="h", marker_color="#1db954")), "top_songs")  # fmt: skip
+        go.Figure(
+            go.Bar(
+                x=[r["plays"] for r in songs],
+                y=[f"{r['title']} — {r['artist_name']}" for r in songs],
+                orientation="h",
+                marker_color="#1db954",
+            )
+        ),
+        "top_songs",
+    )
     artists = list(reversed(answers["top_artists"][:10]))
     out["top_artists"] = html(
-        go.Figure(go.Bar(x=[r["plays"] for r in artists], y=[r["artist_name"] for r in artists], orientation="h",
-                         marker_color="#1e88e5")), "top_artists")  # fmt: skip
+        go.Figure(
+            go.Bar(
+                x=[r["plays"] for r in artists],
+                y=[r["artist_name"] for r in artists],
+                orientation="h",
+                marker_color="#1e88e5",
+            )
+        ),
+        "top_artists",
+    )
     grid = answers["plays_by_hour_weekday"]
-    z = [[next((c["plays"] for c in grid if c["weekday"] == d and c["hour"] == h), 0) for h in range(24)]
-         for d in range(7)]  # fmt: skip
-    heatmap = go.Figure(go.Heatmap(z=z, x=[f"{h:02d}" for h in range(24)], y=list(WEEKDAYS), colorscale="Greens",
-                                   hovertemplate="%{y} %{x}:00 UTC: %{z} plays<extra></extra>"))  # fmt: skip
+    z = [
+        [next((c["plays"] for c in grid if c["weekday"] == d and c["hour"] == h), 0) for h in range(24)]
+        for d in range(7)
+    ]
+    heatmap = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[f"{h:02d}" for h in range(24)],
+            y=list(WEEKDAYS),
+            colorscale="Greens",
+            hovertemplate="%{y} %{x}:00 UTC: %{z} plays<extra></extra>",
+        )
+    )
     heatmap.update_yaxes(autorange="reversed")  # Sunday on top, as calendars read
     out["plays_by_hour_weekday"] = html(heatmap, "plays_by_hour_weekday")
     levels = answers["listening_by_level"]
     out["listening_by_level"] = html(
-        go.Figure(go.Pie(labels=[r["level"] for r in levels], values=[r["plays"] for r in levels], hole=0.5,
-                         sort=False)), "listening_by_level")  # fmt: skip
+        go.Figure(
+            go.Pie(labels=[r["level"] for r in levels], values=[r["plays"] for r in levels], hole=0.5, sort=False)
+        ),
+        "listening_by_level",
+    )
     days = answers["daily_active_users"]
     daily = go.Figure()
-    daily.add_trace(go.Scatter(x=[str(r["day"]) for r in days], y=[r["active_users"] for r in days],
-                               name="active users", mode="lines+markers"))  # fmt: skip
-    daily.add_trace(go.Scatter(x=[str(r["day"]) for r in days], y=[r["paid_users"] for r in days],
-                               name="paid users", mode="lines+markers"))  # fmt: skip
+    daily.add_trace(
+        go.Scatter(
+            x=[str(r["day"]) for r in days],
+            y=[r["active_users"] for r in days],
+            name="active users",
+            mode="lines+markers",
+        )
+    )
+    daily.add_trace(
+        go.Scatter(
+            x=[str(r["day"]) for r in days], y=[r["paid_users"] for r in days], name="paid users", mode="lines+markers"
+        )
+    )
     out["daily_active_users"] = html(daily, "daily_active_users")
     labels, counts = session_histogram(answers["sessions"])
     out["sessions"] = html(go.Figure(go.Bar(x=labels, y=counts, marker_color="#8e24aa")), "sessions")

@@ -33,8 +33,14 @@ def build_tables(
             cur.execute(render(sql.SQL("SELECT COUNT(*) FROM {}").format(table)))
             built[q.name] = {"rows": cur.fetchone()[0], "seconds": round(time.monotonic() - started, 3)}
             if log:
-                log.info("%s.%s: %s rows in %.2f s (%s)", schema, q.name, f"{built[q.name]['rows']:,}",
-                         built[q.name]["seconds"], q.asks)  # fmt: skip
+                log.info(
+                    "%s.%s: %s rows in %.2f s (%s)",
+                    schema,
+                    q.name,
+                    f"{built[q.name]['rows']:,}",
+                    built[q.name]["seconds"],
+                    q.asks,
+                )
     return built
 
 

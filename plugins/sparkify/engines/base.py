@@ -145,8 +145,9 @@ class Engine:
                 try:
                     conn.rollback()
                 except Exception as rollback_error:
-                    self.log.warning("rollback failed after an error (%s): %s", type(rollback_error).__name__,
-                                     rollback_error)  # fmt: skip
+                    self.log.warning(
+                        "rollback failed after an error (%s): %s", type(rollback_error).__name__, rollback_error
+                    )
                 raise
 
     # -- SQL --------------------------------------------------------------------------------------------------

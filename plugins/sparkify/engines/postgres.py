@@ -75,9 +75,10 @@ class PostgresEngine(Engine):
             blocks = (
                 [obj, first_line, block]
                 for obj, body in objects
-                for first_line, block in line_blocks(read_ahead(body.iter_chunks(READ_CHUNK)),
-                                                     int(request.options["block_bytes"]))
-            )  # fmt: skip
+                for first_line, block in line_blocks(
+                    read_ahead(body.iter_chunks(READ_CHUNK)), int(request.options["block_bytes"])
+                )
+            )
 
             def encode(job: list) -> EncodedBlock:
                 obj, first_line, block = job
@@ -95,9 +96,10 @@ class PostgresEngine(Engine):
 
         fmt = copy_format(request.columns, encoder.schema)
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
-            ident(request.destination), idents([c.name for c in request.columns] + [STAGED_FROM]),
+            ident(request.destination),
+            idents([c.name for c in request.columns] + [STAGED_FROM]),
             sql.SQL(fmt.option),
-        )  # fmt: skip
+        )
         staged = fast_blocks = blocks_seen = 0
         rejections: list[Rejection] = []
         with cur.copy(render(copy_sql)) as copy:
@@ -115,6 +117,10 @@ class PostgresEngine(Engine):
                 blocks_seen += 1
             copy.write(fmt.end())
         if request.json_layout == "lines":
-            self.log.info("parsed %s of %s blocks with Arrow's JSON reader, the rest line by line; COPY format %s",
-                          fast_blocks, blocks_seen, fmt.option)  # fmt: skip
+            self.log.info(
+                "parsed %s of %s blocks with Arrow's JSON reader, the rest line by line; COPY format %s",
+                fast_blocks,
+                blocks_seen,
+                fmt.option,
+            )
         return StageResult(staged, rejections)

@@ -261,8 +261,9 @@ def copy_credentials(s3_hook: Any, warehouse: Any = None) -> CopyCredentials:
     for secret in (creds.secret_key, creds.token):
         if secret:
             mask_secret(secret)
-    return CopyCredentials(access_key_id=creds.access_key, secret_access_key=creds.secret_key,
-                           session_token=creds.token)  # fmt: skip
+    return CopyCredentials(
+        access_key_id=creds.access_key, secret_access_key=creds.secret_key, session_token=creds.token
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -20,9 +20,17 @@ from sparkify.ingest.records import Column
 
 # SQL types whose binary form pgpq writes from the Arrow type ArrowEncoder gives them.
 BINARY_TYPES = frozenset(
-    {"character varying", "text", "smallint", "integer", "bigint", "real", "double precision",
-     "timestamp without time zone"}
-)  # fmt: skip
+    {
+        "character varying",
+        "text",
+        "smallint",
+        "integer",
+        "bigint",
+        "real",
+        "double precision",
+        "timestamp without time zone",
+    }
+)
 
 
 class BinaryCopy:

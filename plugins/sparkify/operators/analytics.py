@@ -105,14 +105,24 @@ class PublishReportOperator(LineageMixin, BaseOperator):
 
         engine = engines.resolve(self.redshift_conn_id, self.log)
         keys = [self.s3_key, *([self.latest_key] if self.latest_key else [])]
-        self._lineage = Lineage(engine, inputs=[TableUse(q.name, self.schema) for q in QUESTIONS],
-                                s3_outputs=[(self.s3_bucket, k) for k in keys])  # fmt: skip
+        self._lineage = Lineage(
+            engine,
+            inputs=[TableUse(q.name, self.schema) for q in QUESTIONS],
+            s3_outputs=[(self.s3_bucket, k) for k in keys],
+        )
         started = time.monotonic()
         coverage = tables.coverage(engine)
         answers = read_answers(engine, schema=self.schema)
         runs = source_runs(context)
-        html = report.render(answers, coverage, built_at=utc_now(), built_by=f"{self.dag_id} run {context['run_id']}",
-                             source_runs=runs, engine=engine.name, publication=publication.status(engine))  # fmt: skip
+        html = report.render(
+            answers,
+            coverage,
+            built_at=utc_now(),
+            built_by=f"{self.dag_id} run {context['run_id']}",
+            source_runs=runs,
+            engine=engine.name,
+            publication=publication.status(engine),
+        )
         bucket = S3Source(self.aws_conn_id, self.s3_bucket, content_type="text/html; charset=utf-8")
         for key in keys:
             bucket.write_text(key, html)
@@ -122,11 +132,19 @@ class PublishReportOperator(LineageMixin, BaseOperator):
         self.log.info(
             "report (%.1f MB) for %s plays from %s to %s, triggered by %s, written to %s and %s in %.2f s; "
             "paid share %.1f%%, resolved %.1f%%, top song %r with %s plays",
-            len(html) / 1e6, f"{k['plays']:,}", coverage["first_play"], coverage["last_play"],
-            ", ".join(runs) or "no ETL run", ", ".join(f"s3://{self.s3_bucket}/{key}" for key in keys), local,
-            time.monotonic() - started, k["paid_share_pct"], k["resolved_pct"], k["top_song_title"],
+            len(html) / 1e6,
+            f"{k['plays']:,}",
+            coverage["first_play"],
+            coverage["last_play"],
+            ", ".join(runs) or "no ETL run",
+            ", ".join(f"s3://{self.s3_bucket}/{key}" for key in keys),
+            local,
+            time.monotonic() - started,
+            k["paid_share_pct"],
+            k["resolved_pct"],
+            k["top_song_title"],
             f"{k['top_song_plays']:,}",
-        )  # fmt: skip
+        )
         return {"s3_keys": keys, "local_path": str(local), "source_runs": runs, "bytes": len(html)}
 
 

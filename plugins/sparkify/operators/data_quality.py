@@ -83,8 +83,9 @@ class DataQualityOperator(LineageMixin, BaseOperator):
                 self._store(engine, conn, results, context)
         self._lineage = quality_lineage(engine, self.checks, results, self.store_results)
         if self.store_results:
-            assets.record_change(context, self.outlets, "quality_results", len(results),
-                                 {"checks": len(results), **interval}, self.log)  # fmt: skip
+            assets.record_change(
+                context, self.outlets, "quality_results", len(results), {"checks": len(results), **interval}, self.log
+            )
         if "ti" in context:  # the publication gate reads them whether the checks passed or not
             context["ti"].xcom_push(key="checks", value=results)
         failed = [r for r in results if r["status"] in ("fail", "error")]
@@ -112,8 +113,13 @@ class DataQualityOperator(LineageMixin, BaseOperator):
 
     def _run(self, engine: Engine, conn: Any, check: Check, interval: dict[str, Any]) -> dict[str, Any]:
         """One check in its own transaction, so a broken query cannot hide the others."""
-        result = {"check": check.name, "severity": check.severity, "status": "", "observed": None,
-                  "expected": check.expectation}  # fmt: skip
+        result = {
+            "check": check.name,
+            "severity": check.severity,
+            "status": "",
+            "observed": None,
+            "expected": check.expectation,
+        }
         try:
             with engine.transaction(conn) as cur:
                 cur.execute(check.sql, {**interval, **check.params})
@@ -155,8 +161,15 @@ def quality_lineage(engine: Engine, checks: list[Check], results: list[dict[str,
     tables: dict[str, TableUse] = {}
     for check, r in zip(checks, results, strict=True):
         use = tables.setdefault(check.table or "", TableUse(check.table or ""))
-        use.assertions.append({"assertion": check.name, "success": r["status"] == "pass", "column": check.column,
-                               "severity": check.severity, "expected": check.expectation,
-                               "actual": None if r["observed"] is None else str(r["observed"])})  # fmt: skip
+        use.assertions.append(
+            {
+                "assertion": check.name,
+                "success": r["status"] == "pass",
+                "column": check.column,
+                "severity": check.severity,
+                "expected": check.expectation,
+                "actual": None if r["observed"] is None else str(r["observed"]),
+            }
+        )
     outputs = [TableUse("quality_results", rows=len(results))] if stored else []
     return Lineage(engine, inputs=[u for t, u in tables.items() if t], outputs=outputs)

@@ -186,12 +186,23 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
             lineage.read_objects(self.s3_bucket, [o.key for o in pending], locations)
             lineage.outputs[0].columns = [(c.name, c.data_type) for c in columns]
             request = engines.StageRequest(
-                source=source, objects=pending, staging_table=self.table, destination=destination, columns=columns,
-                json_paths=None if self.json_paths == "auto" else self.json_paths, json_layout=self.json_layout,
-                max_errors=max_errors, by_object=self.incremental, run_id=run_id(context), dag_id=self.dag_id,
-                task_id=self.task_id, options=options, origin_matters=not self.key_columns, work=work,
+                source=source,
+                objects=pending,
+                staging_table=self.table,
+                destination=destination,
+                columns=columns,
+                json_paths=None if self.json_paths == "auto" else self.json_paths,
+                json_layout=self.json_layout,
+                max_errors=max_errors,
+                by_object=self.incremental,
+                run_id=run_id(context),
+                dag_id=self.dag_id,
+                task_id=self.task_id,
+                options=options,
+                origin_matters=not self.key_columns,
+                work=work,
                 shapes=ledger,
-            )  # fmt: skip
+            )
             result = engine.stage(cur, request) if pending else engines.StageResult(0)
             now = utc_now()
             findings = self._judge_shapes(ledger, source, lineage) if ledger is not None else []
@@ -204,20 +215,29 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
                 catalog.track_objects(cur, self.table, pending, request.run_id, now)
 
         if self.incremental and listed and not pending:
-            self.log.info("nothing to read: all %s listed objects are staged already, unchanged (same ETag)",
-                          f"{len(listed):,}")  # fmt: skip
+            self.log.info(
+                "nothing to read: all %s listed objects are staged already, unchanged (same ETag)", f"{len(listed):,}"
+            )
         for r in result.rejections[:20]:
             self.log.warning("rejected %s line %s: %s", source.uri(r.s3_key), r.line_number, r.reason)
         n_bytes = sum(o.size for o in pending)
         self.log.info(
             "staged %s rows into %s from %s of %s listed objects (%s) on %s in %.1f s; %s lines rejected%s; "
             "%s previously staged rows replaced%s",
-            f"{result.rows:,}", self.table, f"{len(pending):,}", f"{len(listed):,}", _human_bytes(n_bytes),
-            engine.name, time.monotonic() - started, f"{len(result.rejections):,}",
-            " (recorded in load_errors)" if result.rejections else "", f"{replaced:,}",
+            f"{result.rows:,}",
+            self.table,
+            f"{len(pending):,}",
+            f"{len(listed):,}",
+            _human_bytes(n_bytes),
+            engine.name,
+            time.monotonic() - started,
+            f"{len(result.rejections):,}",
+            " (recorded in load_errors)" if result.rejections else "",
+            f"{replaced:,}",
             (" (full reload)" if full_reload else " (incremental: new or changed objects only)")
-            if self.incremental else "",
-        )  # fmt: skip
+            if self.incremental
+            else "",
+        )
         lineage.outputs[0].rows = result.rows
         summary = {
             "rows_staged": result.rows,
@@ -226,8 +246,14 @@ class StageToRedshiftOperator(LineageMixin, BaseOperator):
             "objects_read": len(pending),
             "bytes_read": n_bytes,
         }
-        assets.record_change(context, self.outlets, self.table, result.rows + replaced,
-                             {**summary, "rows_replaced": replaced, "run_id": request.run_id}, self.log)  # fmt: skip
+        assets.record_change(
+            context,
+            self.outlets,
+            self.table,
+            result.rows + replaced,
+            {**summary, "rows_replaced": replaced, "run_id": request.run_id},
+            self.log,
+        )
         return summary
 
     def _judge_shapes(self, ledger: contracts.ShapeLedger, source: S3Source, lineage: Lineage) -> list[Any]:

@@ -17,11 +17,20 @@ LOG = "log_data/2018/11/2018-11-01-events.json"
 
 def request(source: FakeSource, keys: list[str], **overrides) -> StageRequest:
     fields = dict(
-        source=source, objects=[S3Object(k, k, len(source.objects[k]), '"e"') for k in keys],
-        staging_table="staging_events", destination="staging_events", columns=COLUMNS, json_paths=None,
-        json_layout="lines", max_errors=0, by_object=False, run_id="r", dag_id="d", task_id="t",
+        source=source,
+        objects=[S3Object(k, k, len(source.objects[k]), '"e"') for k in keys],
+        staging_table="staging_events",
+        destination="staging_events",
+        columns=COLUMNS,
+        json_paths=None,
+        json_layout="lines",
+        max_errors=0,
+        by_object=False,
+        run_id="r",
+        dag_id="d",
+        task_id="t",
         options=ENGINE.options_for(None),
-    )  # fmt: skip
+    )
     fields.update(overrides)
     return StageRequest(**fields)
 
@@ -31,9 +40,15 @@ def test_locks_and_ddl_are_postgres_own():
     assert "PG_ADVISORY_XACT_LOCK" in ENGINE.ddl_lock()
     files = ENGINE.ddl_files()
     assert files[:2] == ["ddl/01_staging_events.sql", "ddl/02_staging_songs.sql"]
-    assert files[-4:] == [f"postgres/ddl/{n}" for n in ("20_staging_events_ts_idx.sql",
-                          "21_staging_events_staged_from_idx.sql", "22_staging_songs_staged_from_idx.sql",
-                          "23_songplays_start_time_idx.sql")]  # fmt: skip
+    assert files[-4:] == [
+        f"postgres/ddl/{n}"
+        for n in (
+            "20_staging_events_ts_idx.sql",
+            "21_staging_events_staged_from_idx.sql",
+            "22_staging_songs_staged_from_idx.sql",
+            "23_songplays_start_time_idx.sql",
+        )
+    ]
     assert "ddl/10_songplays.sql" in files  # the shared table, not Redshift's
 
 
@@ -70,9 +85,12 @@ def test_rejections_within_the_budget_are_returned_and_one_more_fails_naming_the
 def test_documents_record_the_object_they_came_from_when_staged_by_object():
     source = FakeSource({"song_data/A/1.json": b'{"song": "x"}', "song_data/A/2.json": b'{"song": "y"}'})
     cur = RecordingCursor()
-    result = ENGINE.stage(cur, request(source, list(source.objects), json_layout="document", by_object=True,
-                                       destination="stage_incoming"))  # fmt: skip
+    result = ENGINE.stage(
+        cur, request(source, list(source.objects), json_layout="document", by_object=True, destination="stage_incoming")
+    )
     assert result.rows == 2
     assert cur.sql[0].startswith('COPY "stage_incoming"')
     assert read_rows(bytes(cur.copied), ["text", "int4", "text"]) == [
-        ("x", None, "s3://bucket/song_data/A/1.json"), ("y", None, "s3://bucket/song_data/A/2.json")]  # fmt: skip
+        ("x", None, "s3://bucket/song_data/A/1.json"),
+        ("y", None, "s3://bucket/song_data/A/2.json"),
+    ]

@@ -30,11 +30,22 @@ def engine(host: str = "dwh.abc123.us-west-2.redshift.amazonaws.com", cursor=Non
 
 def request(source, keys, **overrides) -> StageRequest:
     fields = dict(
-        source=source, objects=[S3Object("song_data/", k, 2, '"e"') for k in keys], staging_table="staging_songs",
-        destination="stage_incoming", columns=COLUMNS, json_paths=None, json_layout="document", max_errors=0,
-        by_object=True, run_id="scheduled__2018-11-15T16:00:00+00:00", dag_id="sparkify_etl", task_id="stage_songs",
-        options=RedshiftEngine.stage_options, origin_matters=False, work=FakeSource({}, bucket="work"),
-    )  # fmt: skip
+        source=source,
+        objects=[S3Object("song_data/", k, 2, '"e"') for k in keys],
+        staging_table="staging_songs",
+        destination="stage_incoming",
+        columns=COLUMNS,
+        json_paths=None,
+        json_layout="document",
+        max_errors=0,
+        by_object=True,
+        run_id="scheduled__2018-11-15T16:00:00+00:00",
+        dag_id="sparkify_etl",
+        task_id="stage_songs",
+        options=RedshiftEngine.stage_options,
+        origin_matters=False,
+        work=FakeSource({}, bucket="work"),
+    )
     fields.update(overrides)
     return StageRequest(**fields)
 
@@ -53,9 +64,11 @@ def test_incremental_copy_reads_exactly_the_pending_keys_through_a_run_specific_
     manifest_key = "sparkify-manifests/sparkify_etl/scheduled__2018-11-15T16_00_00_00_00/stage_songs.manifest"
     assert source.written == {}  # the source is never written to
     assert json.loads(work.written[manifest_key]) == {
-        "entries": [{"url": f"s3://bucket/{SONGS[0]}", "mandatory": True},
-                    {"url": f"s3://bucket/{SONGS[2]}", "mandatory": True}]
-    }  # fmt: skip
+        "entries": [
+            {"url": f"s3://bucket/{SONGS[0]}", "mandatory": True},
+            {"url": f"s3://bucket/{SONGS[2]}", "mandatory": True},
+        ]
+    }
     assert cur.sql[0] == 'CREATE TEMP TABLE "stage_copy" (LIKE "staging_songs")'
     assert cur.sql[1].splitlines() == [
         'COPY "stage_copy" ("song_id", "title")',
@@ -82,8 +95,18 @@ def test_a_log_staged_by_object_records_each_object_as_the_origin_of_its_rows():
     logs = ["log_data/2018/11/2018-11-01-events.json", "log_data/2018/11/2018-11-02-events.json"]
     source, work = FakeSource({k: b"{}" for k in logs}, role_arn=ROLE), FakeSource({}, bucket="work")
     cur = RecordingCursor()
-    engine().stage(cur, request(source, logs, staging_table="staging_events", destination="staging_events",
-                                origin_matters=True, task_id="stage_events", work=work))  # fmt: skip
+    engine().stage(
+        cur,
+        request(
+            source,
+            logs,
+            staging_table="staging_events",
+            destination="staging_events",
+            origin_matters=True,
+            task_id="stage_events",
+            work=work,
+        ),
+    )
     manifests = sorted(work.written)
     assert [json.loads(work.written[m])["entries"][0]["url"] for m in manifests] == [f"s3://bucket/{k}" for k in logs]
     inserts = [p for s, p in cur.statements if s.startswith('INSERT INTO "staging_events"')]

@@ -93,10 +93,18 @@ def test_a_registered_engine_serves_its_connections_and_runs_the_operators(duckl
 
     CreateTablesOperator(task_id="begin", redshift_conn_id="warehouse").execute({})
     LoadDimensionOperator(
-        task_id="load_users", table="users", sql="SELECT 1 AS user_id, 'free' AS level", mode="upsert",
-        key_columns=["user_id"], redshift_conn_id="warehouse",
-    ).execute({"data_interval_start": datetime(2018, 11, 1, tzinfo=UTC),
-               "data_interval_end": datetime(2018, 11, 1, 1, tzinfo=UTC)})  # fmt: skip
+        task_id="load_users",
+        table="users",
+        sql="SELECT 1 AS user_id, 'free' AS level",
+        mode="upsert",
+        key_columns=["user_id"],
+        redshift_conn_id="warehouse",
+    ).execute(
+        {
+            "data_interval_start": datetime(2018, 11, 1, tzinfo=UTC),
+            "data_interval_end": datetime(2018, 11, 1, 1, tzinfo=UTC),
+        }
+    )
 
     statements = ducklike.cursor_for_tests.sql
     shared_ddl = [s for s in statements if s.startswith("-- Fact: one row per NextSong event")]

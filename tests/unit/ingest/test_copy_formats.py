@@ -38,13 +38,22 @@ def test_binary_copy_carries_each_value_at_its_column_width_and_tells_empty_from
     for fast in (True, False):
         encoded = block(fast)
         assert encoded.fast is fast
-        rows = read_rows(binary(encoded.table), ["text", "int4", "int8", "float8", "timestamp", "int2", "float4",
-                                                 "text"])  # fmt: skip
+        rows = read_rows(
+            binary(encoded.table), ["text", "int4", "int8", "float8", "timestamp", "int2", "float4", "text"]
+        )
         assert rows == [
-            ('a "b"é', 2147483647, 9007199254740993, 0.1, datetime(2018, 11, 1, 20, 57, 10, 796000), -32768, 0.5,
-             "s3://b/k"),
+            (
+                'a "b"é',
+                2147483647,
+                9007199254740993,
+                0.1,
+                datetime(2018, 11, 1, 20, 57, 10, 796000),
+                -32768,
+                0.5,
+                "s3://b/k",
+            ),
             ("", None, None, None, None, None, None, "s3://b/k"),
-        ]  # fmt: skip
+        ]
 
 
 def test_binary_is_chosen_when_every_column_has_a_binary_encoding_else_csv():

@@ -33,9 +33,11 @@ def test_a_broken_stream_names_the_object():
 def test_a_listing_loses_only_the_fields_staging_never_reads_before_botocore_parses_it():
     from sparkify.ingest.s3 import drop_unread_listing_fields
 
-    xml = (b"<ListBucketResult><Contents><Key>song_data/A/TRA.json</Key><LastModified>2026-11-27T01:00:00.000Z"
-           b"</LastModified><ETag>&quot;e1&quot;</ETag><ChecksumAlgorithm>CRC32</ChecksumAlgorithm><Size>241</Size>"
-           b"<StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>")  # fmt: skip
+    xml = (
+        b"<ListBucketResult><Contents><Key>song_data/A/TRA.json</Key><LastModified>2026-11-27T01:00:00.000Z"
+        b"</LastModified><ETag>&quot;e1&quot;</ETag><ChecksumAlgorithm>CRC32</ChecksumAlgorithm><Size>241</Size>"
+        b"<StorageClass>STANDARD</StorageClass></Contents></ListBucketResult>"
+    )
     response = {"body": xml, "status_code": 200}
     drop_unread_listing_fields(response)
     kept = b"<Key>song_data/A/TRA.json</Key><ETag>&quot;e1&quot;</ETag><Size>241</Size>"

@@ -43,7 +43,6 @@ SERVERLESS_SUFFIX = ".redshift-serverless.amazonaws.com"
 NOT_FOR_THE_DRIVER = frozenset(
     {
         "engine",
-        "dialect",
         "copy_role_arn",
         "iam",
         "is_serverless",

@@ -1,10 +1,14 @@
-"""Which engine serves a warehouse connection.
+"""Which engine serves a warehouse connection: an explicit, ordered list of engines and a claim loop.
 
-Engines register here (the built-in ones in :mod:`sparkify.engines`). For a connection, the engine is
+For a connection, the engine is
 
-1. the one its extra names — ``{"engine": "redshift"}`` (``"dialect"`` is read too, the older name); else
-2. the first registered engine that :meth:`~sparkify.engines.base.Engine.claims` it, newest registration first,
-   so an engine registered later can claim connections before the built-in ones.
+1. the one its extra names — ``{"engine": "redshift"}``; else
+2. the first engine of :data:`ENGINES` that :meth:`~sparkify.engines.base.Engine.claims` it. The order is the
+   list's: Redshift comes first because a ``postgres`` connection to a ``*.redshift.amazonaws.com`` host is
+   Redshift's, and PostgreSQL claims every other ``postgres`` connection.
+
+Adding an engine is one module with an :class:`~sparkify.engines.base.Engine` subclass and its place in
+:data:`ENGINES` (tests substitute the tuple).
 """
 
 from __future__ import annotations
@@ -15,48 +19,37 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from sparkify.connections import get_connection
 from sparkify.engines.base import Engine
+from sparkify.engines.postgres import PostgresEngine
+from sparkify.engines.redshift import RedshiftEngine
 
-_ENGINES: dict[str, type[Engine]] = {}
+ENGINES: tuple[type[Engine], ...] = (RedshiftEngine, PostgresEngine)
 
 
 class UnknownEngineError(AirflowFailException):
-    """No registered engine serves the connection: a configuration error, not worth retrying."""
+    """No engine serves the connection: a configuration error, not worth retrying."""
 
 
-def register(engine: type[Engine]) -> type[Engine]:
-    """Add an engine (usable as a class decorator). Registering a name again replaces the earlier engine."""
-    if not engine.name:
-        raise ValueError(f"{engine.__name__} has no name")
-    _ENGINES.pop(engine.name, None)
-    _ENGINES[engine.name] = engine
-    return engine
-
-
-def unregister(name: str) -> None:
-    _ENGINES.pop(name, None)
-
-
-def registered() -> list[str]:
-    """Engine names, in the order they are asked to claim a connection."""
-    return list(reversed(_ENGINES))
+def engine_names() -> list[str]:
+    """The engines' names, in the order they are asked to claim a connection."""
+    return [engine.name for engine in ENGINES]
 
 
 def engine_class_for(conn: Any) -> type[Engine]:
     """The engine class that serves an Airflow connection (see the module docstring)."""
-    extra = conn.extra_dejson or {}
-    declared = str(extra.get("engine") or extra.get("dialect") or "").lower()
+    declared = str((conn.extra_dejson or {}).get("engine") or "").lower()
     if declared:
-        if declared not in _ENGINES:
-            raise UnknownEngineError(
-                f"connection {conn.conn_id!r}: extra 'engine' is {declared!r}; registered engines: {registered()}"
-            )
-        return _ENGINES[declared]
-    for name in registered():
-        if _ENGINES[name].claims(conn):
-            return _ENGINES[name]
+        for engine in ENGINES:
+            if engine.name == declared:
+                return engine
+        raise UnknownEngineError(
+            f"connection {conn.conn_id!r}: extra 'engine' is {declared!r}; engines: {engine_names()}"
+        )
+    for engine in ENGINES:
+        if engine.claims(conn):
+            return engine
     raise UnknownEngineError(
-        f"connection {conn.conn_id!r} (type {conn.conn_type!r}) is served by no registered engine "
-        f'{registered()}; name one in its extra, e.g. {{"engine": "postgres"}}'
+        f"connection {conn.conn_id!r} (type {conn.conn_type!r}) is served by no engine {engine_names()}; "
+        'name one in its extra, e.g. {"engine": "postgres"}'
     )
 
 

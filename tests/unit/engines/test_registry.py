@@ -1,4 +1,4 @@
-"""Which engine serves a connection, and what adding an engine takes: one class and its registration."""
+"""Which engine serves a connection, and what adding an engine takes: one class and its place in the list."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from sparkify import engines
+from sparkify.engines import registry
 from sparkify.engines.registry import UnknownEngineError, engine_class_for
 from tests.recording import FakeTransactionHook, RecordingCursor
 
@@ -27,7 +28,6 @@ def conn(**fields: Any) -> SimpleNamespace:
         (conn(conn_type="postgres", host="dwh.abc123.us-west-2.redshift.amazonaws.com"), "redshift"),
         (conn(conn_type="postgres", host="wg.123.us-west-2.redshift-serverless.amazonaws.com"), "redshift"),
         (conn(conn_type="postgres", host="x", extra_dejson={"engine": "redshift"}), "redshift"),
-        (conn(conn_type="postgres", host="x", extra_dejson={"dialect": "redshift"}), "redshift"),  # the older name
         (conn(conn_type="redshift", host="x", extra_dejson={"engine": "postgres"}), "postgres"),
     ],
 )
@@ -36,9 +36,9 @@ def test_the_connection_picks_the_engine(connection, engine):
 
 
 def test_an_unknown_engine_or_an_unclaimed_connection_is_a_clear_non_retryable_error():
-    with pytest.raises(UnknownEngineError, match=r"extra 'engine' is 'oracle'; registered engines"):
+    with pytest.raises(UnknownEngineError, match=r"extra 'engine' is 'oracle'; engines"):
         engine_class_for(conn(conn_type="postgres", extra_dejson={"engine": "oracle"}))
-    with pytest.raises(UnknownEngineError, match=r"type 'mysql'\) is served by no registered engine") as info:
+    with pytest.raises(UnknownEngineError, match=r"type 'mysql'\) is served by no engine") as info:
         engine_class_for(conn(conn_type="mysql"))
     assert isinstance(info.value, AirflowFailException)
 
@@ -53,7 +53,7 @@ def test_engine_options_are_per_engine_and_unknown_keys_fail():
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# A third engine: one class plus its registration, and the operators run on it unchanged
+# A third engine: one class plus its place in the list, and the operators run on it unchanged
 # ----------------------------------------------------------------------------------------------------------------
 class DuckLikeEngine(engines.Engine):
     """A made-up engine: claims conn_type 'ducklike', locks its own way, talks through a test cursor."""
@@ -79,15 +79,14 @@ def ducklike(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "ducklike", "host": "localhost"}))
     DuckLikeEngine.cursor_for_tests = RecordingCursor(results={"COUNT(*)": [(3,)]})
     DuckLikeEngine.cursor_for_tests.description = [("user_id",), ("level",)]
-    engines.register(DuckLikeEngine)
-    yield DuckLikeEngine
-    engines.unregister("ducklike")
+    monkeypatch.setattr(registry, "ENGINES", (DuckLikeEngine, *registry.ENGINES))
+    return DuckLikeEngine
 
 
-def test_a_registered_engine_serves_its_connections_and_runs_the_operators(ducklike):
+def test_an_engine_in_the_list_serves_its_connections_and_runs_the_operators(ducklike):
     from sparkify.operators import CreateTablesOperator, LoadDimensionOperator
 
-    assert engines.registered()[0] == "ducklike"  # asked first: a new engine can claim before the built-ins
+    assert registry.engine_names() == ["ducklike", "redshift", "postgres"]  # the list's order is the claim order
     engine = engines.resolve("warehouse")
     assert isinstance(engine, DuckLikeEngine)
 

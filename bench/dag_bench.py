@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tools import stack
+from tools import paths, postgres_server, stack
 
 ROOT = Path(__file__).resolve().parent.parent
 ETL, FLOOR = "sparkify_etl", "sparkify_floor"
 ETL_DAILY, FLOOR_DAILY = "sparkify_etl_daily", "sparkify_floor_daily"
 MONTH_START = datetime(2018, 11, 1, tzinfo=UTC)
-AIRFLOW = str(stack.VENV_BIN / "airflow")
+AIRFLOW = str(paths.VENV_BIN / "airflow")
 DAY = datetime(2018, 11, 15, tzinfo=UTC)
 WARM_UP_HOUR = DAY + timedelta(hours=15)
 BENCH_PORT = int(os.environ.get("SPARKIFY_BENCH_AIRFLOW_PORT", "28380"))
@@ -58,7 +58,7 @@ class DagTimes:
 
 def dags_folder() -> Path:
     """A DAGs folder holding exactly the two DAGs (links to dags/sparkify_etl.py and bench/floor_dag.py)."""
-    folder = stack.LOCAL / "bench" / "dags"
+    folder = paths.LOCAL / "bench" / "dags"
     folder.mkdir(parents=True, exist_ok=True)
     targets = {ETL: ROOT / "dags" / "sparkify_etl.py", FLOOR: ROOT / "bench" / "floor_dag.py"}
     for dag_id, target in targets.items():
@@ -169,10 +169,10 @@ def fresh_airflow(extra_env: dict[str, str], dag_ids: tuple[str, ...]) -> Iterat
     from tools.airflow_stack import AirflowStack
 
     metadata_db = "airflow_bench"
-    home = stack.LOCAL / "bench" / "airflow"  # fixed: a stack an interrupted bench left behind is stopped here
+    home = paths.LOCAL / "bench" / "airflow"  # fixed: a stack an interrupted bench left behind is stopped here
     AirflowStack(home=home).down()
     shutil.rmtree(home, ignore_errors=True)
-    stack.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
+    postgres_server.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
     af = AirflowStack(
         home=home,
         port=BENCH_PORT,
@@ -185,7 +185,7 @@ def fresh_airflow(extra_env: dict[str, str], dag_ids: tuple[str, ...]) -> Iterat
         yield af
     finally:
         af.down()
-        stack.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
+        postgres_server.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
 
 
 def measure_backfill(extra_env: dict[str, str], hours: int, repeats: int = 3) -> DagTimes:

@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
-from tools import stack  # noqa: E402
+from tools import postgres_server, s3_server, stack  # noqa: E402
 
 for _k, _v in stack.env().items():
     os.environ.setdefault(_k, _v)
@@ -43,22 +43,22 @@ def machine() -> str:
     models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
     cpu = models[0] if models else "unknown CPU"
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    pg = stack.psql("SHOW server_version")
+    pg = postgres_server.psql("SHOW server_version")
     return (
         f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, PostgreSQL {pg}, S3 server: {stack.s3_server_version()} serve s3 "
+        f"Python {platform.python_version()}, PostgreSQL {pg}, S3 server: {s3_server.version()} serve s3 "
         "(in-memory)"
     )
 
 
 def scratch_db(name: str) -> str:
     """A new, empty warehouse database with the Sparkify tables; this process's ``redshift`` connection."""
-    stack.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    stack.psql(f"CREATE DATABASE {name} OWNER {stack.PG_USER}")
-    dsn = f"postgres://{stack.PG_USER}:{stack.PG_PASSWORD}@{stack.PG_HOST}:{stack.PG_PORT}/{name}"
+    postgres_server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    postgres_server.psql(f"CREATE DATABASE {name} OWNER {postgres_server.USER}")
+    dsn = f"postgres://{postgres_server.USER}:{postgres_server.PASSWORD}@{postgres_server.HOST}:{postgres_server.PORT}/{name}"
     os.environ["AIRFLOW_CONN_REDSHIFT"] = dsn
     from sparkify import engines
-    from sparkify.operators.schema import create_tables
+    from sparkify.schema import create_tables
 
     create_tables(engines.resolve("redshift"), _Quiet())
     return dsn
@@ -347,26 +347,26 @@ def measure_staging(bucket: str, dsn: str, folder: Path, work: Path, repeat: int
     columns, rows = flatten_to_csv(folder, work / "events.csv")
     times = StagingTimes(rows=rows)
     for _ in range(repeat):
-        stack.psql("CHECKPOINT")  # each timed load starts with no dirty pages left from the one before
+        postgres_server.psql("CHECKPOINT")  # each timed load starts with no dirty pages left from the one before
         seconds, staged = run_ours(bucket, "log_data/")
         if staged != rows:
             raise RuntimeError(f"staged {staged:,} rows, the CSV has {rows:,}")
         times.ours.append(seconds)
         truncate(dsn, "staging_events")
-        stack.psql("CHECKPOINT")
+        postgres_server.psql("CHECKPOINT")
         seconds, copied = run_raw_copy(dsn, work / "events.csv", columns)
         if copied != rows:
             raise RuntimeError(f"raw COPY loaded {copied:,} rows, the CSV has {rows:,}")
         times.raw.append(seconds)
         truncate(dsn, "staging_events")
-        stack.psql("CHECKPOINT")
+        postgres_server.psql("CHECKPOINT")
         seconds, staged = run_ours(bucket, "log_data/", contract=None)
         if staged != rows:
             raise RuntimeError(f"staged {staged:,} rows without the contract, the CSV has {rows:,}")
         times.unmeasured.append(seconds)
         truncate(dsn, "staging_events")
     if peer:
-        stack.psql("CHECKPOINT")
+        postgres_server.psql("CHECKPOINT")
         times.peer, _ = run_peer(bucket, list_keys(bucket, "log_data/"), columns[:-1])
         truncate(dsn, "staging_events")
     (work / "events.csv").unlink()

@@ -27,10 +27,10 @@ Every run covers one **data interval** `[data_interval_start, data_interval_end)
 7. **end** marks the run complete: the interval is loaded, checked and published.
 
 The warehouse connection `redshift` decides how staging runs: Redshift `COPY` on Redshift, a streaming
-`COPY FROM STDIN` on PostgreSQL (the embedded default). Re-running an interval leaves every table identical;
-different intervals may run concurrently. The source bucket comes from the Airflow Variable `sparkify_s3_bucket`
-(default `sparkify`) and is only read; COPY manifests go to the project's work bucket, the Variable
-`sparkify_work_bucket` (default `sparkify-work`).
+`COPY FROM STDIN` on PostgreSQL (the embedded default). Re-running an interval leaves every table identical.
+Runs of different intervals overlap, but each task that writes a table runs one run at a time. The source
+bucket comes from the Airflow Variable `sparkify_s3_bucket` (default `sparkify`) and is only read; COPY manifests
+go to the project's work bucket, the Variable `sparkify_work_bucket` (default `sparkify-work`).
 """
 
 from __future__ import annotations
@@ -55,10 +55,8 @@ from sparkify.sql import SQL_DIR
 from sparkify.timetables import DailyDataIntervalTimetable, HourlyDataIntervalTimetable
 from sparkify.warehouse_checks import SPARKIFY_CHECKS
 
-# A task that writes a table through its alias runs one run at a time: runs of it wait for each other on the
-# table's lock anyway, and Airflow 3.3 links the asset to the alias with the first event, in the transaction that
-# marks the task a success — two runs' tasks doing that at once collide (asset_alias_asset_pkey) and the execution
-# API marks the second failed after its work is done (seen: stage_events of the first two days of a backfill).
+# A task that writes a table through its alias runs one run at a time: they would wait on the table's lock anyway,
+# and two first events through an alias at once collide in Airflow (sparkify.assets).
 ONE_RUN_AT_A_TIME = 1
 default_args = {
     "owner": "sparkify-data-eng",
@@ -83,6 +81,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         default_args=default_args,
         max_active_runs=max_active_runs,
         template_searchpath=[str(SQL_DIR)],
+        render_template_as_native_obj=True,  # a Param's integer or boolean reaches the operator as one
         tags=["sparkify", "warehouse", tag],
         params={
             "full_reload_songs": Param(

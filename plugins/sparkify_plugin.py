@@ -1,11 +1,10 @@
 """Registers the project's timetables with Airflow (required to serialise a custom timetable), and imports the
 modules the ETL's tasks run on once per Airflow process instead of once per task.
 
-Under LocalExecutor every task runs in a process forked from a worker that the scheduler forked, after the
-scheduler loaded this plugin (it needs the timetables), so what is imported here is already in every task
-process: a task no longer spends its first CPU-second importing psycopg, the provider hooks, pyarrow and pgpq
-(1.2-1.6 s of CPU and ~70 MiB in one process that loads this plugin). On a 24-hour backfill at 1x that took the
-ETL from 104 s to 88 s against the floor DAG's 66-69 s (README, Benchmark). Nothing here connects or reads.
+Under LocalExecutor every task runs in a process forked from a worker that the scheduler forked after it loaded
+this plugin, so what is imported here is already in every task process and a task does not spend its first
+CPU-second importing psycopg, the hooks, pyarrow and pgpq (bench/results.md measures a backfill with it).
+Nothing here connects or reads.
 """
 
 import importlib

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import stack
+from tools import paths, postgres_server, processes, s3_server, stack
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE_DATA = (ROOT.parent / "shared" / "data" / "sparkify").resolve()
@@ -27,7 +27,7 @@ for _key, _value in stack.env().items():
 
 # One id per `pytest` invocation, the same in every xdist worker: fixtures shared by the workers key on it.
 TEST_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex
-TEST_STATE = stack.LOCAL / "tests"  # test stacks' homes, locks and shared results (git-ignored, under .local)
+TEST_STATE = paths.LOCAL / "tests"  # test stacks' homes, locks and shared results (git-ignored, under .local)
 
 
 # Ports of what the tests start themselves (api-server; the task log server takes the next one), all below the
@@ -67,9 +67,9 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     if hasattr(session.config, "workerinput"):  # an xdist worker; the controller checks when all are done
         return
     left = [
-        f"127.0.0.1:{port} held by {stack.port_holders(port)}"
+        f"127.0.0.1:{port} held by {processes.port_holders(port)}"
         for port in _ports_the_tests_bind()
-        if stack.port_open(port)
+        if processes.port_open(port)
     ]
     if left:
         print("\nleft running after the tests:\n  " + "\n  ".join(left))
@@ -100,8 +100,8 @@ def course_data_or_skip() -> Path:
 @pytest.fixture(scope="session")
 def local_stack() -> None:
     """PostgreSQL + S3 emulator on 127.0.0.1 (started if needed; `make test` starts them first)."""
-    stack.pg_up()
-    stack.s3_up()
+    postgres_server.up()
+    s3_server.up()
 
 
 @pytest.fixture(scope="session")
@@ -159,7 +159,7 @@ class ScratchWarehouse:
     def drop(self) -> None:
         # As the superuser: WITH (FORCE) must also end an autovacuum worker that may be in the database, which
         # the owning role is not allowed to signal (seen as InsufficientPrivilege in a teardown).
-        stack.psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        postgres_server.psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -202,7 +202,7 @@ def scratch_airflow(admin_dsn: str, name: str, port: int, bucket: str, **kwargs)
     af = AirflowStack(home=home, port=port, metadata_db=metadata_db, extra_env=extra_env, **kwargs)
     af.down()  # leftovers of an interrupted run, if any
     shutil.rmtree(home, ignore_errors=True)
-    stack.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
+    postgres_server.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
     try:
         try:
             af.up()
@@ -212,7 +212,7 @@ def scratch_airflow(admin_dsn: str, name: str, port: int, bucket: str, **kwargs)
     finally:
         af.down()
         wh.drop()
-        stack.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
+        postgres_server.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
 
 
 def s3_client():

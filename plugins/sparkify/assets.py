@@ -14,13 +14,12 @@ already right, which a statically declared asset would signal too (Airflow emits
 
 A task that changes its table on *every* successful run (the quality task appends its results) declares
 ``outlets=writes_every_run(table)``: the asset itself, whose event Airflow emits on success, with the same
-``extra``. Airflow then knows the asset from the time the DAG is parsed; one first reached through an alias is
-created by its first event instead, and two tasks doing that at once collide on the asset's unique key —
-Airflow 3.3 marks one of them failed after it did its work (the first two runs of a fresh backfill). So every
-asset emitted through an alias must also be named statically by some DAG: as a reader's ``inlets`` (``reads``)
-or as such an outlet. The first event through an alias also links the alias to its asset, and two of those at
-once collide the same way (``asset_alias_asset_pkey``): a writer whose runs can overlap (the ETL's, in a
-backfill) runs one run at a time (``max_active_tis_per_dag=1``; they wait for each other's table lock anyway).
+``extra``.
+
+Airflow 3.3 creates an asset first reached through an alias, and the alias's link to it, with the first event,
+and two first events at once collide: so every asset emitted through an alias is also named statically by some
+DAG (``reads`` or ``writes_every_run``), and a writer through an alias runs one run at a time (README, *For the
+analytics team*).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sparkify.engines import Engine
+    from sparkify.quality import Check
 
 MAX_LISTED_OBJECTS = 100  # more objects read than this: the location (prefix) stands for them
 
@@ -58,6 +59,25 @@ def tables_read(select_sql: str, dialect: str) -> list[TableUse]:
     if meta is None:
         return []
     return [TableUse(t.name, t.schema or "public") for t in meta.in_tables]
+
+
+def quality_lineage(engine: Engine, checks: list[Check], results: list[dict[str, Any]], stored: bool) -> Lineage:
+    """The checked tables as inputs, each with its checks' results as data-quality assertions."""
+    tables: dict[str, TableUse] = {}
+    for check, r in zip(checks, results, strict=True):
+        use = tables.setdefault(check.table or "", TableUse(check.table or ""))
+        use.assertions.append(
+            {
+                "assertion": check.name,
+                "success": r["status"] == "pass",
+                "column": check.column,
+                "severity": check.severity,
+                "expected": check.expectation,
+                "actual": None if r["observed"] is None else str(r["observed"]),
+            }
+        )
+    outputs = [TableUse("quality_results", rows=len(results))] if stored else []
+    return Lineage(engine, inputs=[u for t, u in tables.items() if t], outputs=outputs)
 
 
 class LineageMixin:

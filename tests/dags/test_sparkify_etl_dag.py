@@ -172,14 +172,26 @@ def test_bad_operator_arguments_are_refused_when_the_dag_is_parsed(operator, kwa
         getattr(sparkify.operators, operator)(task_id="t", **kwargs)
 
 
-def test_templated_budgets_are_checked_when_rendered():
+def test_templated_parameters_arrive_typed_and_are_checked_when_rendered(dag):
+    """The DAG renders templates as native objects: a Param's integer reaches the operator as an int; text
+    (a DAG rendering to text, or a typo) is refused naming the parameter and the fix."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from sparkify.operators.stage import budget
+    from sparkify.operators import StageToRedshiftOperator
 
-    assert budget("10") == 10
-    with pytest.raises(AirflowFailException, match="max_errors must be a whole number >= 0, got 'ten'"):
-        budget("ten")
+    assert dag.render_template_as_native_obj is True
+    template = "{{ params.x }}"
+    task = StageToRedshiftOperator(task_id="t", table="t", s3_bucket="b", s3_key="k", max_errors=template)
+    task.max_errors, task.full_reload = 10, True
+    assert (task.spec().max_errors, task.spec().full_reload) == (10, True)
+    task.max_errors = "10"
+    with pytest.raises(
+        AirflowFailException, match=r"max_errors must be a whole number >= 0, got '10' \(a template rendered"
+    ):
+        task.spec()
+    task.max_errors, task.full_reload = 0, "yes"
+    with pytest.raises(AirflowFailException, match="full_reload must be true or false, got 'yes'"):
+        task.spec()
 
 
 def test_every_task_that_writes_a_table_declares_its_changes_alias(dag):
@@ -192,14 +204,13 @@ def test_every_task_that_writes_a_table_declares_its_changes_alias(dag):
             assert task.outlets == writes_every_run("quality_results")
         else:
             assert task.outlets == (writes(table) if table else []), task.task_id
-        # one run at a time: Airflow links asset and alias with the first event, and two at once collide
+        # one run at a time (sparkify.assets: the alias race)
         assert task.max_active_tis_per_dag == (1 if table else None), task.task_id
 
 
 def test_every_asset_reached_through_an_alias_is_declared_by_some_dag():
-    """Airflow creates an asset first reached through an alias with its first event, and two tasks doing that at
-    once collide on its unique key: Airflow 3.3 marks one failed (seen: the first two runs of a fresh backfill).
-    A statically named asset (an inlet or outlet of any DAG) exists from parse time, in its group."""
+    """A statically named asset (an inlet or outlet of any DAG) exists from parse time, in its group, so no two
+    first events race to create it (sparkify.assets)."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk import Asset, AssetAlias
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import TEST_RUN, ScratchWarehouse, load_dag, run_tasks, shared_lock
 from tests.integration.course import MONTH, raw_events, raw_songs
-from tools import stack
+from tools import postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -29,10 +29,10 @@ def course_catalogue(course_bucket, admin_dsn) -> tuple[str, dict]:
     with shared_lock("course-catalogue") as folder:
         result = folder / f"{name}.json"
         if not result.exists():
-            for old in stack.psql(
+            for old in postgres_server.psql(
                 r"SELECT datname FROM pg_database WHERE datname LIKE 'test\_course\_catalogue\_%'"
             ).split():
-                stack.psql(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
+                postgres_server.psql(f'DROP DATABASE IF EXISTS "{old}" WITH (FORCE)')
             for old in folder.glob("test_course_catalogue_*.json"):
                 old.unlink()
             with ScratchWarehouse(admin_dsn, name).as_redshift_connection():

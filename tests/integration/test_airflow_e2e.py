@@ -112,10 +112,10 @@ def test_the_stack_listens_on_loopback_only_and_serves_task_logs_there(airflow):
 def test_the_scheduler_holds_the_task_modules_before_it_forks_tasks(airflow):
     """LocalExecutor forks every task from the scheduler's workers; the plugin (loaded by the scheduler for the
     timetables) imports what tasks run on, so no task imports Arrow, pgpq or psycopg itself."""
-    from tools import stack
+    from tools import processes
 
     af, _ = airflow
-    maps = (Path("/proc") / str(stack.read_pid(af.pidfile("scheduler"))) / "maps").read_text()
+    maps = (Path("/proc") / str(processes.read_pid(af.pidfile("scheduler"))) / "maps").read_text()
     for library in ("libarrow", "pgpq", "psycopg_binary/"):  # psycopg 3; the metadata DB uses psycopg2
         assert library in maps, library
 
@@ -293,7 +293,7 @@ def test_a_run_triggered_from_the_web_ui_succeeds(airflow):
 @pytest.fixture(scope="module")
 def redis():
     """A Redis broker on loopback; one left behind by an interrupted run is stopped first (and by make down)."""
-    from tools import stack
+    from tools import processes, stack
 
     server = shutil.which("redis-server")
     if not server:
@@ -301,8 +301,8 @@ def redis():
     pidfile = stack.TEST_REDIS_PIDFILE  # where make down looks for it too
     folder = pidfile.parent
     folder.mkdir(parents=True, exist_ok=True)
-    stack.stop_pidfile(pidfile, "a leftover test Redis")
-    stack.require_free_port(REDIS_TEST_PORT, "the test Redis", "REDIS_TEST_PORT in tests/conftest.py")
+    processes.stop_pidfile(pidfile, "a leftover test Redis")
+    processes.require_free_port(REDIS_TEST_PORT, "the test Redis", "REDIS_TEST_PORT in tests/conftest.py")
     subprocess.run(
         [
             server,
@@ -331,7 +331,7 @@ def redis():
     try:
         yield f"redis://127.0.0.1:{REDIS_TEST_PORT}/0"
     finally:
-        stack.stop_pidfile(pidfile, "the test Redis")
+        processes.stop_pidfile(pidfile, "the test Redis")
 
 
 @pytest.fixture(scope="module")
@@ -341,13 +341,11 @@ def celery_airflow(airflow, redis):
     The metadata DB, api-server, dag-processor and triggerer stay (none of them runs tasks); the scheduler is
     restarted with CeleryExecutor, as a deployment switching executors would do. Runs after the other tests.
     """
-    from tools import stack
+    from tools import postgres_server
 
     af, wh = airflow
     af.down(only=("scheduler",))
-    result_backend = (
-        f"db+postgresql://{stack.PG_USER}:{stack.PG_PASSWORD}@{stack.PG_HOST}:{stack.PG_PORT}/{af.metadata_db}"
-    )
+    result_backend = f"db+postgresql://{postgres_server.USER}:{postgres_server.PASSWORD}@{postgres_server.HOST}:{postgres_server.PORT}/{af.metadata_db}"
     celery = replace(
         af,
         executor="CeleryExecutor",

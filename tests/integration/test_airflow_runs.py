@@ -25,16 +25,16 @@ def airflow_db(local_stack) -> Iterator[dict[str, str]]:
     Its own, because the benchmark's smoke test runs ``airflow dags test`` of the same DAG and hours in the shared
     ``airflow`` DB, possibly at the same time on another pytest worker: one run per (DAG, logical date) in a DB.
     """
-    from tools import stack
+    from tools import postgres_server
     from tools.airflow_stack import AirflowStack
 
     af = AirflowStack(home=TEST_STATE / "airflow-dagstest", metadata_db="airflow_dagstest", components=())
-    stack.psql(f"DROP DATABASE IF EXISTS {af.metadata_db} WITH (FORCE)")
+    postgres_server.psql(f"DROP DATABASE IF EXISTS {af.metadata_db} WITH (FORCE)")
     af.up()  # no components to start: the metadata DB only
     try:
         yield af.env()
     finally:
-        stack.psql(f"DROP DATABASE IF EXISTS {af.metadata_db} WITH (FORCE)")
+        postgres_server.psql(f"DROP DATABASE IF EXISTS {af.metadata_db} WITH (FORCE)")
 
 
 def dags_test(

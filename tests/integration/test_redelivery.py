@@ -6,24 +6,14 @@ import json
 
 import pytest
 
-from tests.conftest import load_dag, make_bucket, run_tasks, s3_client, utc
+from tests.conftest import LOAD_TASKS, load_dag, make_bucket, run_tasks, s3_client, utc
 from tests.integration.test_bad_input import KEY, event, put
 from tools.datagen import JSON_PATHS
 
 pytestmark = pytest.mark.integration
 
 HOUR = (utc(2018, 11, 15, 16), utc(2018, 11, 15, 17))
-TASKS = [
-    "begin",
-    "stage_events",
-    "stage_songs",
-    "load_songplays",
-    "load_users",
-    "load_songs",
-    "load_artists",
-    "load_time",
-    "run_quality_checks",
-]
+TASKS = [*LOAD_TASKS, "run_quality_checks"]
 
 
 @pytest.fixture

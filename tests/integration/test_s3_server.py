@@ -13,15 +13,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import make_bucket, s3_client
-from tools import stack
+from tools import processes, s3_server, stack
 
 pytestmark = pytest.mark.integration
 
 
 def test_it_listens_on_loopback_only(local_stack):
-    pid = stack.read_pid(stack.S3_PIDFILE)
+    pid = processes.read_pid(s3_server.PIDFILE)
     listening = {(c.laddr.ip, c.laddr.port) for c in psutil.Process(pid).net_connections() if c.status == "LISTEN"}
-    assert listening == {("127.0.0.1", stack.S3_PORT)}
+    assert listening == {("127.0.0.1", s3_server.PORT)}
 
 
 def test_a_request_signed_with_another_key_pair_is_refused(local_stack):

@@ -41,9 +41,9 @@ import pytest
 import sqlfluff
 
 from sparkify import engines
-from sparkify.operators.schema import create_tables
+from sparkify.schema import create_tables
 from tests.conftest import REHEARSAL_AWS_PORT, ROOT, TEST_STATE, ScratchWarehouse
-from tools import stack, targets
+from tools import paths, postgres_server, processes, targets
 
 LOG = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def emulated_aws(tmp_path_factory):
         )
     try:
         deadline = time.monotonic() + 30
-        while not stack.port_open(REHEARSAL_AWS_PORT):
+        while not processes.port_open(REHEARSAL_AWS_PORT):
             assert server.poll() is None, log.read_text()[-2000:]
             assert time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.2)
@@ -176,7 +176,7 @@ def test_day_one_on_aws(emulated_aws, tmp_path, admin_dsn, monkeypatch):
         timeout=300,
     )
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
-    settings_file = stack.LOCAL / "aws" / f"{prefix}.env"
+    settings_file = paths.LOCAL / "aws" / f"{prefix}.env"
     assert f"make airflow AWS_ENV=.local/aws/{prefix}.env" in up.stdout
     work = f"{prefix}-work-{ACCOUNT}-{REGION}"
     outputs = {
@@ -309,7 +309,7 @@ def test_day_one_on_aws(emulated_aws, tmp_path, admin_dsn, monkeypatch):
             text=True,
             timeout=300,
         )
-        stack.psql(f"DROP DATABASE IF EXISTS airflow_{prefix} WITH (FORCE)")
+        postgres_server.psql(f"DROP DATABASE IF EXISTS airflow_{prefix} WITH (FORCE)")
     assert down.returncode == 0, down.stdout[-3000:] + down.stderr[-3000:]
     assert "nothing left behind" in down.stdout
     assert not settings_file.exists()
@@ -322,7 +322,7 @@ def dags_test(env: dict[str, str], dag_id: str, logical_date: str, mark_success:
     with open(out, "w") as log:
         proc = subprocess.Popen(
             [
-                str(stack.VENV_BIN / "airflow"),
+                str(paths.VENV_BIN / "airflow"),
                 "dags",
                 "test",
                 dag_id,

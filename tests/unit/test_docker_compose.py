@@ -111,7 +111,7 @@ def test_the_aws_example_reads_connections_from_secrets_manager_and_holds_no_pas
 def test_the_s3_server_is_the_local_stacks_and_the_connection_signs_with_its_key_pair(stack):
     """The same rclone release as requirements-dev.txt pins, and the key pair the connection of compose/local.env uses
     is the one it checks (as the local stack's: tools/stack.py)."""
-    from tools import stack as local_stack
+    from tools import s3_server
 
     s3 = stack["services"]["s3"]
     pinned = next(
@@ -122,7 +122,7 @@ def test_the_s3_server_is_the_local_stacks_and_the_connection_signs_with_its_key
     key_id, secret = s3["environment"]["RCLONE_AUTH_KEY"].strip('"').split(",")
     conn = json.loads(stack["services"]["airflow-worker"]["environment"]["AIRFLOW_CONN_AWS_DEFAULT"])
     assert (conn["login"], conn["password"], conn["extra"]["endpoint_url"]) == (key_id, secret, "http://s3:5000")
-    assert (key_id, secret) == (local_stack.S3_ACCESS_KEY_ID, local_stack.S3_SECRET_ACCESS_KEY)
+    assert (key_id, secret) == (s3_server.ACCESS_KEY_ID, s3_server.SECRET_ACCESS_KEY)
 
 
 def test_every_published_port_is_loopback_only(stack):

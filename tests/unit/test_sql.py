@@ -10,7 +10,7 @@ from sqlfluff.core import FluffConfig
 
 from sparkify.sql import SQL_DIR, InvalidIdentifierError, ident, read_sql, render, validate_identifier
 
-SHARED = sorted(p for d in ("ddl", "load", "catalog") for p in (SQL_DIR / d).glob("*.sql"))
+SHARED = sorted(p for d in ("ddl", "load", "staging_ledger") for p in (SQL_DIR / d).glob("*.sql"))
 
 
 def parse(text: str, dialect: str):

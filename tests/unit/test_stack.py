@@ -10,7 +10,7 @@ import stat
 
 import pytest
 
-from tools import stack
+from tools import postgres_server, processes, s3_server
 from tools.airflow_stack import COMPONENTS, AirflowStack
 
 
@@ -30,7 +30,7 @@ def test_a_listening_port_names_its_process():
             match=rf"the api-server cannot listen on 127.0.0.1:{port} .*pid {os.getpid()} "
             r"\(.*\) listening.*SPARKIFY_AIRFLOW_PORT",
         ):
-            stack.require_free_port(port, "the api-server", "SPARKIFY_AIRFLOW_PORT")
+            processes.require_free_port(port, "the api-server", "SPARKIFY_AIRFLOW_PORT")
 
 
 def test_a_port_taken_by_an_outgoing_connection_says_so():
@@ -41,17 +41,17 @@ def test_a_port_taken_by_an_outgoing_connection_says_so():
         client.connect(server.getsockname())
         port = client.getsockname()[1]
         with pytest.raises(SystemExit, match=rf"outgoing connection using it as its local port: pid {os.getpid()}"):
-            stack.require_free_port(port, "postgres", "SPARKIFY_PG_PORT")
+            processes.require_free_port(port, "postgres", "SPARKIFY_PG_PORT")
 
 
 def test_a_free_port_passes_and_the_defaults_lie_below_the_ephemeral_range():
-    stack.require_free_port(free_port(), "x", "X")
+    processes.require_free_port(free_port(), "x", "X")
     if any(k.startswith("SPARKIFY_") and k.endswith("_PORT") for k in os.environ):
         pytest.skip("ports chosen through SPARKIFY_*_PORT")
-    low, _ = stack.ephemeral_port_range()
+    low, _ = processes.ephemeral_port_range()
     from tools.airflow_stack import AirflowStack
 
-    assert max(stack.PG_PORT, stack.S3_PORT, *AirflowStack().ports.values()) < low
+    assert max(postgres_server.PORT, s3_server.PORT, *AirflowStack().ports.values()) < low
 
 
 def mode(path) -> int:
@@ -61,7 +61,7 @@ def mode(path) -> int:
 def test_a_private_file_is_0600_from_its_creation_whatever_the_umask(tmp_path):
     old = os.umask(0)
     try:
-        path = stack.write_private(tmp_path / "new" / "secret", "s3cr3t")
+        path = processes.write_private(tmp_path / "new" / "secret", "s3cr3t")
     finally:
         os.umask(old)
     assert mode(path) == 0o600
@@ -72,7 +72,7 @@ def test_rewriting_a_world_readable_file_makes_it_private(tmp_path):
     path = tmp_path / "secret"
     path.write_text("old")
     path.chmod(0o644)
-    stack.write_private(path, "new")
+    processes.write_private(path, "new")
     assert mode(path) == 0o600
     assert path.read_text() == "new"
 
@@ -115,8 +115,8 @@ def test_tasks_report_the_loopback_hostname_through_airflows_own_setting(monkeyp
 
 
 def test_the_s3_server_binds_loopback_and_its_key_pair_stays_out_of_argv():
-    command = stack.s3_command()
+    command = s3_server.command()
     assert command[1:4] == ["serve", "s3", ":memory:"]
-    assert command[command.index("--addr") + 1] == f"127.0.0.1:{stack.S3_PORT}"
-    assert stack.S3_SECRET_ACCESS_KEY not in " ".join(command)  # argv is world-readable in /proc
-    assert stack.s3_server_version().startswith("rclone v")
+    assert command[command.index("--addr") + 1] == f"127.0.0.1:{s3_server.PORT}"
+    assert s3_server.SECRET_ACCESS_KEY not in " ".join(command)  # argv is world-readable in /proc
+    assert s3_server.version().startswith("rclone v")

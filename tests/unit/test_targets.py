@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tools import stack, targets
+from tools import s3_server, stack, targets
 from tools.airflow_stack import AirflowStack
 
 KWARGS = {
@@ -134,7 +134,7 @@ def test_connections_are_shown_with_secrets_masked():
     )
     local_aws = stack.local_target()["AIRFLOW_CONN_AWS_DEFAULT"]
     shown = targets.describe("aws_default", local_aws)
-    assert stack.S3_SECRET_ACCESS_KEY not in shown
+    assert s3_server.SECRET_ACCESS_KEY not in shown
     assert shown.startswith("aws_default: aws://SPARKIFYLOCAL:***@")
 
 

@@ -57,41 +57,34 @@ def figures(answers: Mapping[str, list[dict[str, Any]]]) -> dict[str, str]:
     """One chart per question that has one, as HTML ``<div>``s (plotly.js itself is added once, by the page)."""
     import plotly.graph_objects as go
 
-    def html(fig: Any, name: str) -> str:
-        fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=360, template="plotly_white")
-        return fig.to_html(
-            full_html=False,
-            include_plotlyjs=False,
-            div_id=f"chart-{name}",
-            config={"displaylogo": False, "responsive": True},
-        )
-
-    out: dict[str, str] = {}
     songs = list(reversed(answers["top_songs"][:10]))
-    out["top_songs"] = html(
-        go.Figure(
-            go.Bar(
-                x=[r["plays"] for r in songs],
-                y=[f"{r['title']} — {r['artist_name']}" for r in songs],
-                orientation="h",
-                marker_color="#1db954",
-            )
-        ),
-        "top_songs",
-    )
     artists = list(reversed(answers["top_artists"][:10]))
-    out["top_artists"] = html(
-        go.Figure(
-            go.Bar(
-                x=[r["plays"] for r in artists],
-                y=[r["artist_name"] for r in artists],
-                orientation="h",
-                marker_color="#1e88e5",
-            )
+    levels = answers["listening_by_level"]
+    labels, counts = session_histogram(answers["sessions"])
+    charts = {
+        "top_songs": _bars(go, [r["plays"] for r in songs], [f"{r['title']} — {r['artist_name']}" for r in songs]),
+        "top_artists": _bars(go, [r["plays"] for r in artists], [r["artist_name"] for r in artists], "#1e88e5"),
+        "plays_by_hour_weekday": _heatmap(go, answers["plays_by_hour_weekday"]),
+        "listening_by_level": go.Figure(
+            go.Pie(labels=[r["level"] for r in levels], values=[r["plays"] for r in levels], hole=0.5, sort=False)
         ),
-        "top_artists",
-    )
-    grid = answers["plays_by_hour_weekday"]
+        "daily_active_users": _daily_users(go, answers["daily_active_users"]),
+        "sessions": go.Figure(go.Bar(x=labels, y=counts, marker_color="#8e24aa")),
+    }
+    return {name: _chart_html(fig, name) for name, fig in charts.items()}
+
+
+def _chart_html(fig: Any, name: str) -> str:
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, height=360, template="plotly_white")
+    config = {"displaylogo": False, "responsive": True}
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"chart-{name}", config=config)
+
+
+def _bars(go: Any, values: list[Any], labels: list[str], color: str = "#1db954") -> Any:
+    return go.Figure(go.Bar(x=values, y=labels, orientation="h", marker_color=color))
+
+
+def _heatmap(go: Any, grid: list[dict[str, Any]]) -> Any:
     z = [
         [next((c["plays"] for c in grid if c["weekday"] == d and c["hour"] == h), 0) for h in range(24)]
         for d in range(7)
@@ -106,33 +99,15 @@ def figures(answers: Mapping[str, list[dict[str, Any]]]) -> dict[str, str]:
         )
     )
     heatmap.update_yaxes(autorange="reversed")  # Sunday on top, as calendars read
-    out["plays_by_hour_weekday"] = html(heatmap, "plays_by_hour_weekday")
-    levels = answers["listening_by_level"]
-    out["listening_by_level"] = html(
-        go.Figure(
-            go.Pie(labels=[r["level"] for r in levels], values=[r["plays"] for r in levels], hole=0.5, sort=False)
-        ),
-        "listening_by_level",
-    )
-    days = answers["daily_active_users"]
+    return heatmap
+
+
+def _daily_users(go: Any, days: list[dict[str, Any]]) -> Any:
     daily = go.Figure()
-    daily.add_trace(
-        go.Scatter(
-            x=[str(r["day"]) for r in days],
-            y=[r["active_users"] for r in days],
-            name="active users",
-            mode="lines+markers",
-        )
-    )
-    daily.add_trace(
-        go.Scatter(
-            x=[str(r["day"]) for r in days], y=[r["paid_users"] for r in days], name="paid users", mode="lines+markers"
-        )
-    )
-    out["daily_active_users"] = html(daily, "daily_active_users")
-    labels, counts = session_histogram(answers["sessions"])
-    out["sessions"] = html(go.Figure(go.Bar(x=labels, y=counts, marker_color="#8e24aa")), "sessions")
-    return out
+    x = [str(r["day"]) for r in days]
+    daily.add_trace(go.Scatter(x=x, y=[r["active_users"] for r in days], name="active users", mode="lines+markers"))
+    daily.add_trace(go.Scatter(x=x, y=[r["paid_users"] for r in days], name="paid users", mode="lines+markers"))
+    return daily
 
 
 def render(

@@ -10,6 +10,7 @@ more than ``max_errors`` fails the task naming the object and line.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -17,11 +18,11 @@ from psycopg import sql
 
 from sparkify.engines.base import Engine, StageRequest, StageResult
 from sparkify.ingest.arrow_encoder import ArrowEncoder, EncodedBlock
-from sparkify.ingest.catalog import STAGED_FROM
 from sparkify.ingest.copy_formats import copy_format
 from sparkify.ingest.jsonpaths import parse_jsonpaths_file
 from sparkify.ingest.pumps import line_blocks, prefetch, read_ahead
 from sparkify.ingest.records import JsonRecordReader, Rejection
+from sparkify.ingest.staging_ledger import STAGED_FROM
 from sparkify.sql import chunks, ident, idents, render
 
 ENCODE_THREADS = 2  # blocks parsed into Arrow tables at once (Arrow releases the GIL)
@@ -56,44 +57,8 @@ class PostgresEngine(Engine):
 
     # ----------------------------------------------------------------------------------------------------------
     def stage(self, cur: Any, request: StageRequest) -> StageResult:
-        source, workers = request.source, int(request.options["fetch_workers"])
-        json_paths = None
-        if request.json_paths is not None:
-            try:
-                json_paths = parse_jsonpaths_file(source.read(request.json_paths))
-            except ValueError as exc:
-                raise AirflowFailException(f"{source.uri(request.json_paths)}: {exc}") from None
-        try:
-            ledger = request.shapes
-            encoder = ArrowEncoder(JsonRecordReader(request.columns, json_paths), ledger and ledger.contract)
-        except ValueError as exc:
-            raise AirflowFailException(f"{request.staging_table}: {exc}") from None
-
-        if request.json_layout == "lines":
-            objects = prefetch(request.objects, lambda o: source.open(o.key), workers, workers)
-            # A list the encoder empties: a block is held only while it is encoded.
-            blocks = (
-                [obj, first_line, block]
-                for obj, body in objects
-                for first_line, block in line_blocks(
-                    read_ahead(body.iter_chunks(READ_CHUNK)), int(request.options["block_bytes"])
-                )
-            )
-
-            def encode(job: list) -> EncodedBlock:
-                obj, first_line, block = job
-                job.clear()
-                return encoder.encode_lines(obj.key, block, first_line, request.staged_from(obj))
-
-            encoded = prefetch(blocks, encode, ENCODE_THREADS, ENCODE_THREADS + 1)
-        else:  # one record per object
-            objects = prefetch(request.objects, lambda o: source.read(o.key), workers, workers * 8)
-            batches = chunks(((o.key, 1, body, request.staged_from(o)) for o, body in objects), 1000)
-            unit_of = {o.key: request.shape_unit(o) for o in request.objects}.__getitem__
-            encoded = prefetch(
-                batches, lambda batch: encoder.encode_documents(batch, unit_of), ENCODE_THREADS, ENCODE_THREADS + 1
-            )
-
+        encoder = self._encoder(request)
+        encoded = self._encoded_blocks(request, encoder)
         fmt = copy_format(request.columns, encoder.schema)
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT {})").format(
             ident(request.destination),
@@ -106,7 +71,7 @@ class PostgresEngine(Engine):
             copy.write(fmt.begin())
             for _, block in encoded:
                 for unit, shape in block.shapes.items():
-                    ledger.add(unit, shape)
+                    request.shapes.add(unit, shape)
                 rejections.extend(block.rejections)
                 if len(rejections) > request.max_errors:
                     raise request.budget_exceeded(rejections[request.max_errors])
@@ -124,3 +89,47 @@ class PostgresEngine(Engine):
                 fmt.option,
             )
         return StageResult(staged, rejections)
+
+    @staticmethod
+    def _encoder(request: StageRequest) -> ArrowEncoder:
+        """An encoder for the staging columns, mapped by the request's JSONPaths file (or by name)."""
+        source, json_paths = request.source, None
+        if request.json_paths is not None:
+            try:
+                json_paths = parse_jsonpaths_file(source.read(request.json_paths))
+            except ValueError as exc:
+                raise AirflowFailException(f"{source.uri(request.json_paths)}: {exc}") from None
+        try:
+            contract = request.shapes.contract if request.shapes else None
+            return ArrowEncoder(JsonRecordReader(request.columns, json_paths), contract)
+        except ValueError as exc:
+            raise AirflowFailException(f"{request.staging_table}: {exc}") from None
+
+    @staticmethod
+    def _encoded_blocks(request: StageRequest, encoder: ArrowEncoder) -> Iterator[tuple[Any, EncodedBlock]]:
+        """The objects downloaded, split and encoded on threads, in order, with bounded memory."""
+        source, workers = request.source, int(request.options["fetch_workers"])
+        if request.json_layout == "lines":
+            objects = prefetch(request.objects, lambda o: source.open(o.key), workers, workers)
+            # A list the encoder empties: a block is held only while it is encoded.
+            blocks = (
+                [obj, first_line, block]
+                for obj, body in objects
+                for first_line, block in line_blocks(
+                    read_ahead(body.iter_chunks(READ_CHUNK)), int(request.options["block_bytes"])
+                )
+            )
+
+            def encode(job: list) -> EncodedBlock:
+                obj, first_line, block = job
+                job.clear()
+                return encoder.encode_lines(obj.key, block, first_line, request.staged_from(obj))
+
+            return prefetch(blocks, encode, ENCODE_THREADS, ENCODE_THREADS + 1)
+        # one record per object
+        objects = prefetch(request.objects, lambda o: source.read(o.key), workers, workers * 8)
+        batches = chunks(((o.key, 1, body, request.staged_from(o)) for o, body in objects), 1000)
+        unit_of = {o.key: request.shape_unit(o) for o in request.objects}.__getitem__
+        return prefetch(
+            batches, lambda batch: encoder.encode_documents(batch, unit_of), ENCODE_THREADS, ENCODE_THREADS + 1
+        )

@@ -29,10 +29,10 @@ from airflow.sdk.exceptions import AirflowFailException
 from psycopg import sql
 
 from sparkify.engines.base import Engine, StageRequest, StageResult
-from sparkify.ingest.catalog import STAGED_FROM
 from sparkify.ingest.contracts import sample_shapes
 from sparkify.ingest.records import EXCERPT_CHARS, Rejection
 from sparkify.ingest.s3 import S3Object, S3Source, permission_needed
+from sparkify.ingest.staging_ledger import STAGED_FROM
 from sparkify.sql import ident, idents, render
 
 LANDING = "stage_copy"  # temp table: COPY's landing place
@@ -106,43 +106,14 @@ class RedshiftEngine(Engine):
         row records its object and a new version of it replaces exactly its rows."""
         source = request.source
         if request.shapes is not None:  # COPY reads the objects, not this worker: measure their shape on a sample
-            sampled = sample_shapes(
-                source,
-                request.objects,
-                request.shapes,
-                request.shape_unit,
-                lines=request.json_layout == "lines",
-                sample_bytes=int(request.options["shape_sample_bytes"]),
-                max_documents=int(request.options["shape_sample_documents"]),
-            )
-            self.log.info(
-                "read %s bytes of %s objects to measure their shape against the %s contract",
-                f"{sampled:,}",
-                f"{len(request.objects):,}",
-                request.shapes.contract.name,
-            )
-        if request.by_object and not request.origin_matters:
-            units = [(self.write_manifest(request, request.objects, request.task_id), True)]
-        elif request.by_object:
-            units = [
-                (self.write_manifest(request, [o], f"{request.task_id}.{i}"), True, source.uri(o.key))
-                for i, o in enumerate(request.objects)
-            ]
-        else:
-            units = [(source.uri(loc), False) for loc in dict.fromkeys(o.location for o in request.objects)]
+            self._sample_shapes(request)
         credentials = copy_credentials(source.hook, self.hook.get_connection(self.conn_id))
-        region = request.options["region"] or source.region()
-        if request.by_object and request.work is not None and (work_region := request.work.region()) != region:
-            raise AirflowFailException(
-                f"the source bucket {source.bucket} is in {region} but the work bucket {request.work.bucket} is in "
-                f"{work_region}: one COPY reads its manifest and its objects with one REGION — use a work bucket in "
-                f"{region}"
-            )
+        region = self._region(request)
         landing = ident(LANDING)
         cur.execute(render(sql.SQL("CREATE TEMP TABLE {} (LIKE {})").format(landing, ident(request.staging_table))))
         data_columns = idents([c.name for c in request.columns])
         staged, rejections = 0, []
-        for source_uri, manifest, *origin in units:
+        for source_uri, manifest, origin in self._copy_units(request):
             copy = dict(
                 table_sql=render(landing),
                 columns_sql=render(data_columns),
@@ -159,25 +130,64 @@ class RedshiftEngine(Engine):
             cur.execute(redshift_copy_sql(**copy))  # never logged: it may hold credentials
             if request.max_errors:
                 rejections += self.copy_rejections(cur, source, copy_started)
-            cur.execute(
-                render(
-                    sql.SQL("INSERT INTO {} ({}, {}) SELECT {}, %(staged_from)s FROM {}").format(
-                        ident(request.destination), data_columns, ident(STAGED_FROM), data_columns, landing
-                    )
-                ),
-                {"staged_from": origin[0] if origin else source_uri},
+            insert = sql.SQL("INSERT INTO {} ({}, {}) SELECT {}, %(staged_from)s FROM {}").format(
+                ident(request.destination), data_columns, ident(STAGED_FROM), data_columns, landing
             )
+            cur.execute(render(insert), {"staged_from": origin})
             staged += max(cur.rowcount, 0)
             cur.execute(render(sql.SQL("DELETE FROM {}").format(landing)))
         cur.execute(render(sql.SQL("DROP TABLE {}").format(landing)))
         return StageResult(staged, rejections)
 
+    def _copy_units(self, request: StageRequest) -> list[tuple[str, bool, str]]:
+        """(what COPY reads, whether it is a manifest, the rows' origin) for each COPY the request takes."""
+        source = request.source
+        if request.by_object and not request.origin_matters:
+            manifest = self.write_manifest(request, request.objects, request.task_id)
+            return [(manifest, True, manifest)]
+        if request.by_object:
+            return [
+                (self.write_manifest(request, [o], f"{request.task_id}.{i}"), True, source.uri(o.key))
+                for i, o in enumerate(request.objects)
+            ]
+        locations = dict.fromkeys(o.location for o in request.objects)
+        return [(source.uri(loc), False, source.uri(loc)) for loc in locations]
+
+    def _region(self, request: StageRequest) -> str:
+        """The REGION of the COPY: the option, else the source bucket's; a work bucket elsewhere is refused."""
+        source = request.source
+        region = request.options["region"] or source.region()
+        if request.by_object and request.work is not None and (work_region := request.work.region()) != region:
+            raise AirflowFailException(
+                f"the source bucket {source.bucket} is in {region} but the work bucket {request.work.bucket} is in "
+                f"{work_region}: one COPY reads its manifest and its objects with one REGION — use a work bucket in "
+                f"{region}"
+            )
+        return region
+
+    def _sample_shapes(self, request: StageRequest) -> None:
+        sampled = sample_shapes(
+            request.source,
+            request.objects,
+            request.shapes,
+            request.shape_unit,
+            lines=request.json_layout == "lines",
+            sample_bytes=int(request.options["shape_sample_bytes"]),
+            max_documents=int(request.options["shape_sample_documents"]),
+        )
+        self.log.info(
+            "read %s bytes of %s objects to measure their shape against the %s contract",
+            f"{sampled:,}",
+            f"{len(request.objects):,}",
+            request.shapes.contract.name,
+        )
+
     def copy_rejections(self, cur: Any, source: S3Source, copy_started: Any = None) -> list[Rejection]:
         """The lines the last COPY of this session rejected under MAXERROR."""
         if copy_started is None:
-            cur.execute(self.read_sql("catalog/copy_rejections.sql"))
+            cur.execute(self.read_sql("staging_ledger/copy_rejections.sql"))
         else:
-            cur.execute(self.read_sql("catalog/copy_rejections_serverless.sql"), {"copy_started": copy_started})
+            cur.execute(self.read_sql("staging_ledger/copy_rejections_serverless.sql"), {"copy_started": copy_started})
         prefix = source.uri("")
         return [
             Rejection(uri.strip().removeprefix(prefix), int(line), reason.strip(), raw and raw.strip()[:EXCERPT_CHARS])

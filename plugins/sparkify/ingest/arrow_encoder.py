@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparkify.ingest.catalog import STAGED_FROM
 from sparkify.ingest.contracts import DocumentTally, ShapeTally, SourceContract
 from sparkify.ingest.records import (
     FLOAT,
@@ -25,6 +24,7 @@ from sparkify.ingest.records import (
     load,
 )
 from sparkify.ingest.s3 import BOM
+from sparkify.ingest.staging_ledger import STAGED_FROM
 
 # --------------------------------------------------------------------------------------------------------------
 # The timestamps the exact path can represent (Python datetimes, years 1..9999), in epoch milliseconds.
@@ -69,8 +69,7 @@ class ArrowEncoder:
 
         self.reader = reader
         self.contract = contract
-        # malloc, not Arrow's default mimalloc pool, which keeps freed blocks' pages: staging a 1 GB object
-        # peaked at 322 MiB RSS with mimalloc, 260 MiB with malloc.
+        # malloc, not Arrow's default mimalloc pool, which keeps freed blocks' pages and so raises peak memory.
         self.pool = pa.system_memory_pool()
         self.types = [_arrow_type(c, pa) for c in reader.columns]
         self.schema = pa.schema([*zip([c.name for c in reader.columns], self.types, strict=True)])
@@ -167,7 +166,6 @@ class ArrowEncoder:
     def _fast_lines(self, block: bytes, staged_from: str) -> tuple[Any, ShapeTally | None] | None:
         """The block as a table (and its shape, with a contract), or None when some line needs the exact path."""
         import pyarrow as pa
-        import pyarrow.compute as pc
         import pyarrow.json as pj
 
         assert self.json_fields is not None
@@ -196,35 +194,44 @@ class ArrowEncoder:
             shape = self._fast_shape(table)
         arrays = []
         for key, column, arrow_type in zip(self.reader.keys, self.reader.columns, self.types, strict=True):
-            values = table.column(key)
-            if values.null_count == len(values):
-                arrays.append(pa.nulls(len(values), arrow_type))
-                continue
-            if pa.types.is_string(arrow_type):
-                # Characters ≤ bytes: the byte lengths (from the offsets, no data read) settle almost every block.
-                limit = column.max_length
-                if (
-                    limit is not None
-                    and pc.max(pc.binary_length(values, memory_pool=pool)).as_py() > limit
-                    and pc.max(pc.utf8_length(values, memory_pool=pool)).as_py() > limit
-                ):
-                    return None
-            elif pa.types.is_integer(arrow_type) or pa.types.is_timestamp(arrow_type):
-                low, high = pc.min_max(values).values()
-                bound = (
-                    (_MIN_EPOCH_MS, _MAX_EPOCH_MS + 1)
-                    if pa.types.is_timestamp(arrow_type)
-                    else (-INT_RANGES[column.data_type], INT_RANGES[column.data_type])
-                )
-                if not (bound[0] <= low.as_py() and high.as_py() < bound[1]):
-                    return None
-                if values.type != arrow_type:  # int64 → int32/int16 (in range), epoch ms → timestamp
-                    values = pc.cast(values, arrow_type, memory_pool=pool)
-            elif not pc.all(pc.is_finite(values, memory_pool=pool)).as_py():
+            values = self._fast_column(table.column(key), column, arrow_type)
+            if values is None:
                 return None
             arrays.append(values)
         arrays.append(pa.repeat(pa.scalar(staged_from, pa.string()), table.num_rows, memory_pool=pool))
         return pa.Table.from_arrays(arrays, schema=self.schema), shape
+
+    def _fast_column(self, values: Any, column: Any, arrow_type: Any) -> Any:
+        """One column as Arrow read it, checked and cast like the exact path; None when a value needs that path."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        pool = self.pool
+        if values.null_count == len(values):
+            return pa.nulls(len(values), arrow_type)
+        if pa.types.is_string(arrow_type):
+            # Characters ≤ bytes: the byte lengths (from the offsets, no data read) settle almost every block.
+            limit = column.max_length
+            if (
+                limit is not None
+                and pc.max(pc.binary_length(values, memory_pool=pool)).as_py() > limit
+                and pc.max(pc.utf8_length(values, memory_pool=pool)).as_py() > limit
+            ):
+                return None
+        elif pa.types.is_integer(arrow_type) or pa.types.is_timestamp(arrow_type):
+            low, high = pc.min_max(values).values()
+            bound = (
+                (_MIN_EPOCH_MS, _MAX_EPOCH_MS + 1)
+                if pa.types.is_timestamp(arrow_type)
+                else (-INT_RANGES[column.data_type], INT_RANGES[column.data_type])
+            )
+            if not (bound[0] <= low.as_py() and high.as_py() < bound[1]):
+                return None
+            if values.type != arrow_type:  # int64 → int32/int16 (in range), epoch ms → timestamp
+                values = pc.cast(values, arrow_type, memory_pool=pool)
+        elif not pc.all(pc.is_finite(values, memory_pool=pool)).as_py():
+            return None
+        return values
 
     def _fast_shape(self, table: Any) -> ShapeTally:
         """The shape of a block whose every line carries every mapped key: values missing from the null counts."""

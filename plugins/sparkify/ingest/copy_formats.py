@@ -1,9 +1,8 @@
 """Arrow tables → the bytes of PostgreSQL's ``COPY … FROM STDIN``, in its binary format where the columns allow.
 
 * :class:`BinaryCopy` — ``FORMAT binary``, encoded by pgpq (Arrow → PostgreSQL binary, in Rust). The server reads
-  fixed-width integers, floats and timestamps as they are instead of parsing their text: at 100× the course
-  volume the backend's COPY took 3.0 s instead of 4.4 s, and encoding 0.4 s of CPU instead of 1.6 s for CSV.
-  It needs each Arrow type to be exactly the column's (int32 for ``integer``…), which
+  fixed-width integers, floats and timestamps as they are instead of parsing their text, and encoding costs less
+  CPU than CSV (bench/results.md). It needs each Arrow type to be exactly the column's (int32 for ``integer``…), which
   :class:`~sparkify.ingest.arrow_encoder.ArrowEncoder` provides.
 * :class:`CsvCopy` — ``FORMAT csv`` with Arrow's CSV writer, for columns binary does not cover here
   (``numeric``, ``character``, ``timestamp with time zone``): the server parses their text.

@@ -1,4 +1,4 @@
-"""The Sparkify operators."""
+"""The Sparkify operators: Airflow adapters of the engine-neutral modules beside them (see ``sparkify``)."""
 
 from sparkify.operators.analytics import BuildAnalyticsTablesOperator, PublishReportOperator
 from sparkify.operators.data_quality import DataQualityOperator

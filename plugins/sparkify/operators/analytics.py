@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from sparkify import assets, engines
-from sparkify.analytics import QUESTIONS, SCHEMA, Question, build_tables, read_answers
+from sparkify.analytics import QUESTIONS, SCHEMA, Question, build_tables, publishing
+from sparkify.ingest.s3 import S3Source
 from sparkify.lineage import Lineage, LineageMixin, TableUse
-from sparkify.runtime import utc_now
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,7 +28,8 @@ class BuildAnalyticsTablesOperator(LineageMixin, BaseOperator):
 
     :param questions: the questions to answer (default: every one in ``sparkify.analytics.QUESTIONS``).
     :param schema: the schema the tables are written to.
-    :param redshift_conn_id: the warehouse connection.
+    :param redshift_conn_id: the warehouse connection, whichever engine serves it (the name is the course's
+        and the amazon provider's).
     """
 
     ui_color = "#e3f2fd"
@@ -71,7 +72,8 @@ class PublishReportOperator(LineageMixin, BaseOperator):
     :param local_path: a local file for the page (templated); default ``$AIRFLOW_HOME/reports/sparkify-report.html``.
     :param schema: the schema holding the analytics tables.
     :param aws_conn_id: the AWS connection for S3.
-    :param redshift_conn_id: the warehouse connection.
+    :param redshift_conn_id: the warehouse connection, whichever engine serves it (the name is the course's
+        and the amazon provider's).
     """
 
     template_fields: Sequence[str] = ("s3_bucket", "s3_key", "latest_key", "local_path")
@@ -99,10 +101,6 @@ class PublishReportOperator(LineageMixin, BaseOperator):
         self.redshift_conn_id = redshift_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from sparkify import publication
-        from sparkify.analytics import report, tables
-        from sparkify.ingest.s3 import S3Source
-
         engine = engines.resolve(self.redshift_conn_id, self.log)
         keys = [self.s3_key, *([self.latest_key] if self.latest_key else [])]
         self._lineage = Lineage(
@@ -111,28 +109,16 @@ class PublishReportOperator(LineageMixin, BaseOperator):
             s3_outputs=[(self.s3_bucket, k) for k in keys],
         )
         started = time.monotonic()
-        coverage = tables.coverage(engine)
-        answers = read_answers(engine, schema=self.schema)
         runs = source_runs(context)
-        html = report.render(
-            answers,
-            coverage,
-            built_at=utc_now(),
-            built_by=f"{self.dag_id} run {context['run_id']}",
-            source_runs=runs,
-            engine=engine.name,
-            publication=publication.status(engine),
-        )
+        built = publishing.build_report(engine, self.schema, f"{self.dag_id} run {context['run_id']}", runs)
         bucket = S3Source(self.aws_conn_id, self.s3_bucket, content_type="text/html; charset=utf-8")
-        for key in keys:
-            bucket.write_text(key, html)
         default = Path(os.environ.get("AIRFLOW_HOME", "~/airflow")).expanduser() / "reports" / "sparkify-report.html"
-        local = report.write_local(html, Path(self.local_path) if self.local_path else default)
-        k = report.kpis(answers, coverage)
+        local = publishing.publish(built.html, bucket, keys, Path(self.local_path) if self.local_path else default)
+        k, coverage = built.kpis, built.coverage
         self.log.info(
             "report (%.1f MB) for %s plays from %s to %s, triggered by %s, written to %s and %s in %.2f s; "
             "paid share %.1f%%, resolved %.1f%%, top song %r with %s plays",
-            len(html) / 1e6,
+            len(built.html) / 1e6,
             f"{k['plays']:,}",
             coverage["first_play"],
             coverage["last_play"],
@@ -145,7 +131,7 @@ class PublishReportOperator(LineageMixin, BaseOperator):
             k["top_song_title"],
             f"{k['top_song_plays']:,}",
         )
-        return {"s3_keys": keys, "local_path": str(local), "source_runs": runs, "bytes": len(html)}
+        return {"s3_keys": keys, "local_path": str(local), "source_runs": runs, "bytes": len(built.html)}
 
 
 def source_runs(context: Any) -> list[str]:

@@ -1,18 +1,7 @@
 """LoadFactOperator and LoadDimensionOperator: a SELECT from ``include/sql/load`` → a star-schema table.
 
-Both share one mechanism. In a single transaction the operator locks the target table against other writers,
-materialises the SELECT into a temporary table (so every count is exact), then applies the mode:
-
-* ``append`` — insert every selected row;
-* ``truncate-insert`` — delete every row of the table, then insert (``DELETE``, not ``TRUNCATE``: Redshift's
-  ``TRUNCATE`` commits, which would expose an empty table);
-* ``upsert`` — of the selected rows, keep those that are new or differ from the table (``EXCEPT``), delete
-  the rows with the same key columns, then insert them; re-running an interval leaves the table identical,
-  and an interval with nothing new writes nothing. With ``interval_column``, the SELECT is the whole truth for
-  the run's interval: rows of the table in the interval whose key it no longer returns (the source was
-  re-delivered without them) are removed, counted and logged.
-
-Every SELECT gets the run's data interval bound as ``%(data_interval_start)s`` / ``%(data_interval_end)s``
+Both adapt :func:`sparkify.loading.load_table` (the modes are described there), run in one transaction. Every
+SELECT gets the run's data interval bound as ``%(data_interval_start)s`` / ``%(data_interval_end)s``
 (naive UTC timestamps), plus any ``parameters`` given.
 """
 
@@ -24,20 +13,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
-from psycopg import sql
 
 from sparkify import assets, engines
-from sparkify.engines import Engine
 from sparkify.lineage import Lineage, LineageMixin, TableUse
+from sparkify.loading import load_table
 from sparkify.runtime import InvalidArgumentError, interval_parameters
-from sparkify.sql import delete_matching, ident, idents, render, replace_by_key, validate_identifier
+from sparkify.sql import validate_identifier
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-INCOMING = "sparkify_incoming"
-CHANGED = "sparkify_changed"
-VANISHED = "sparkify_vanished"
 
 
 class _LoadTableOperator(LineageMixin, BaseOperator):
@@ -116,84 +100,6 @@ class _LoadTableOperator(LineageMixin, BaseOperator):
         return counts
 
 
-def load_table(
-    cur: Any,
-    engine: Engine,
-    table: str,
-    select_sql: str,
-    params: dict[str, Any],
-    mode: str,
-    key_columns: Sequence[str],
-    interval_column: str | None = None,
-) -> dict[str, int]:
-    """Apply ``select_sql`` to ``table`` with ``mode`` inside the caller's transaction; return row counts.
-
-    In ``upsert`` mode, selected rows identical to a row already in the table are left alone: an interval with
-    nothing new writes nothing.
-    """
-    target, incoming, changed = ident(table, "table"), ident(INCOMING), ident(CHANGED)
-    cur.execute(engine.lock_table(table))
-    cur.execute(render(sql.SQL("CREATE TEMP TABLE {} AS ").format(incoming)) + select_sql, params)
-    cur.execute(render(sql.SQL("SELECT * FROM {} LIMIT 0").format(incoming)))
-    columns = [d[0] for d in cur.description]
-    cols = idents(columns)
-    selected = _count(cur, incoming)
-    source, deleted, replaced, removed = incoming, 0, 0, 0
-    if mode == "upsert" and interval_column:
-        removed = _remove_vanished(cur, table, key_columns, interval_column, params)
-    if mode == "upsert":
-        cur.execute(
-            render(
-                sql.SQL("CREATE TEMP TABLE {} AS SELECT {} FROM {} EXCEPT SELECT {} FROM {}").format(
-                    changed, cols, incoming, cols, target
-                )
-            )
-        )
-        source = changed
-        replaced, written = replace_by_key(cur, table, CHANGED, key_columns, columns)
-    else:
-        if mode == "truncate-insert":
-            cur.execute(render(sql.SQL("DELETE FROM {}").format(target)))
-            deleted = max(cur.rowcount, 0)
-        cur.execute(render(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(target, cols, cols, source)))
-        written = max(cur.rowcount, 0)
-    for temp in (incoming, changed) if source is changed else (incoming,):
-        cur.execute(render(sql.SQL("DROP TABLE {}").format(temp)))
-    return {
-        "selected": selected,
-        "unchanged": selected - written if mode == "upsert" else 0,
-        "inserted": written - replaced,
-        "updated": replaced,
-        "deleted": deleted,
-        "removed": removed,
-        "table_rows": _count(cur, target),
-    }
-
-
-def _remove_vanished(
-    cur: Any, table: str, key_columns: Sequence[str], interval_column: str, params: dict[str, Any]
-) -> int:
-    """Delete the interval's rows whose key the SELECT (``INCOMING``) no longer returns; return how many."""
-    keys, col = idents(list(key_columns), "key column"), ident(interval_column, "interval column")
-    cur.execute(
-        render(
-            sql.SQL(
-                "CREATE TEMP TABLE {} AS SELECT {} FROM {} WHERE {} >= %(data_interval_start)s"
-                " AND {} < %(data_interval_end)s EXCEPT SELECT {} FROM {}"
-            ).format(ident(VANISHED), keys, ident(table, "table"), col, col, keys, ident(INCOMING))
-        ),
-        {k: params[k] for k in ("data_interval_start", "data_interval_end")},
-    )
-    removed = delete_matching(cur, table, VANISHED, key_columns)
-    cur.execute(render(sql.SQL("DROP TABLE {}").format(ident(VANISHED))))
-    return removed
-
-
-def _count(cur: Any, table: sql.Composable) -> int:
-    cur.execute(render(sql.SQL("SELECT COUNT(*) FROM {}").format(table)))
-    return cur.fetchone()[0]
-
-
 class LoadFactOperator(_LoadTableOperator):
     """
     Load a fact table from a SELECT over the staging tables, for the run's data interval.
@@ -206,7 +112,8 @@ class LoadFactOperator(_LoadTableOperator):
     :param interval_column: with ``upsert``: the column that places a row in a data interval (e.g.
         ``start_time``); the interval's rows the SELECT no longer returns are removed (a re-delivered source).
     :param parameters: more values to bind. (templated)
-    :param redshift_conn_id: the warehouse connection.
+    :param redshift_conn_id: the warehouse connection, whichever engine serves it (the name is the course's
+        and the amazon provider's).
     """
 
     modes = ("upsert", "append")
@@ -229,7 +136,8 @@ class LoadDimensionOperator(_LoadTableOperator):
     :param interval_column: with ``upsert``, for a dimension of the interval's rows (e.g. ``time``): the
         interval's rows the SELECT no longer returns are removed.
     :param parameters: more values to bind. (templated)
-    :param redshift_conn_id: the warehouse connection.
+    :param redshift_conn_id: the warehouse connection, whichever engine serves it (the name is the course's
+        and the amazon provider's).
     """
 
     modes = ("truncate-insert", "append", "upsert")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from sparkify import engines
-from sparkify.engines import Engine
-from sparkify.sql import read_sql
+from sparkify.schema import create_tables
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -19,12 +17,12 @@ class CreateTablesOperator(BaseOperator):
     """
     Create the staging, star-schema and bookkeeping tables if they do not exist.
 
-    Runs the ``include/sql/ddl/*.sql`` statements (``CREATE TABLE IF NOT EXISTS``, shared by both engines) with
-    the engine's own files added or substituted by name (``include/sql/<engine>/ddl``: PostgreSQL's indexes,
-    Redshift's tables with sort and distribution keys), in file-name order. Safe to run on every DAG run and
-    concurrently: the statements are idempotent and run in one transaction (PostgreSQL: under an advisory lock).
+    Adapts :func:`sparkify.schema.create_tables`: the ``include/sql/ddl/*.sql`` statements (``CREATE TABLE IF NOT
+    EXISTS``, shared by both engines) with the engine's own files added or substituted by name
+    (``include/sql/<engine>/ddl``), in file-name order, in one transaction. Safe on every run and concurrently.
 
-    :param redshift_conn_id: the warehouse connection.
+    :param redshift_conn_id: the warehouse connection, whichever engine serves it (the name is the course's
+        and the amazon provider's).
     """
 
     ui_color = "#ededed"
@@ -35,17 +33,3 @@ class CreateTablesOperator(BaseOperator):
 
     def execute(self, context: Context) -> None:
         create_tables(engines.resolve(self.redshift_conn_id, self.log), self.log)
-
-
-def create_tables(engine: Engine, log: Any) -> int:
-    """Run the engine's DDL (shared ``ddl/`` plus ``<engine>/ddl/``) in one transaction; return the count."""
-    started = time.monotonic()
-    files = engine.ddl_files()
-    with engine.transaction() as cur:
-        lock = engine.ddl_lock()
-        if lock:
-            cur.execute(lock)
-        for path in files:
-            cur.execute(read_sql(path))
-    log.info("warehouse schema ensured: %s DDL statements in %.2f s", len(files), time.monotonic() - started)
-    return len(files)

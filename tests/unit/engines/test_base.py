@@ -45,7 +45,7 @@ def test_sql_dispatch_prefers_the_engine_own_file_and_falls_back_to_the_shared_o
     assert redshift.sql_path("ddl/10_songplays.sql") == "redshift/ddl/10_songplays.sql"
     assert postgres.sql_path("ddl/10_songplays.sql") == "ddl/10_songplays.sql"
     assert redshift.sql_path("load/songplays.sql") == "load/songplays.sql"
-    assert redshift.read_sql("catalog/copy_rejections.sql").startswith("-- Lines the last COPY")
+    assert redshift.read_sql("staging_ledger/copy_rejections.sql").startswith("-- Lines the last COPY")
 
 
 def test_every_engine_runs_every_shared_table_once():

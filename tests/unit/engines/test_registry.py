@@ -110,6 +110,4 @@ def test_an_engine_in_the_list_serves_its_connections_and_runs_the_operators(duc
     assert shared_ddl, "the shared DDL runs (the engine has no ddl folder of its own)"
     assert not any("CREATE INDEX" in s for s in statements), "PostgreSQL's indexes are not the engine's"
     assert "-- ducklike locks users its own way" in statements
-    assert 'DELETE FROM "users" USING "sparkify_changed" WHERE "users"."user_id" = "sparkify_changed"."user_id"' in (
-        statements
-    )
+    assert 'DELETE FROM "users" USING "load_changed" WHERE "users"."user_id" = "load_changed"."user_id"' in (statements)

@@ -1,4 +1,4 @@
-"""What the warehouse records about staging, in engine-neutral SQL (``include/sql/catalog``).
+"""What the warehouse records about staging, in engine-neutral SQL (``include/sql/staging_ledger``).
 
 * a staging table's data columns (``information_schema``), onto which JSON is mapped;
 * ``staged_objects``: which S3 objects an incremental stage has loaded, by key and ETag;
@@ -30,7 +30,7 @@ class StagingTableError(ValueError):
 def staging_columns(cur: Any, table: str) -> list[Column]:
     """The data columns of a staging table, in order (every column but ``staged_from``)."""
     schema, _, name = table.rpartition(".")
-    cur.execute(read_sql("catalog/table_columns.sql"), {"table_schema": schema or None, "table_name": name})
+    cur.execute(read_sql("staging_ledger/table_columns.sql"), {"table_schema": schema or None, "table_name": name})
     columns = [Column(n, t, m) for n, t, m in cur.fetchall()]
     if not columns:
         raise StagingTableError(f"staging table {table} does not exist in the warehouse")
@@ -42,14 +42,14 @@ def staging_columns(cur: Any, table: str) -> list[Column]:
 
 def pending_objects(cur: Any, table: str, listed: list[S3Object]) -> list[S3Object]:
     """The listed objects that are new, or whose ETag changed, since they were last staged into ``table``."""
-    cur.execute(read_sql("catalog/staged_objects.sql"), {"staging_table": table})
+    cur.execute(read_sql("staging_ledger/staged_objects.sql"), {"staging_table": table})
     staged = dict(cur.fetchall())
     return [o for o in listed if staged.get(o.key) != o.etag]
 
 
 def forget_objects(cur: Any, table: str) -> None:
     """Start the tracking of ``table`` afresh (a full reload)."""
-    cur.execute(read_sql("catalog/forget_staged_objects.sql"), {"staging_table": table})
+    cur.execute(read_sql("staging_ledger/forget_staged_objects.sql"), {"staging_table": table})
 
 
 def track_objects(cur: Any, table: str, objects: Iterable[S3Object], run_id: str, now: datetime) -> None:
@@ -70,7 +70,7 @@ def record_rejections(cur: Any, table: str, rejections: list[Rejection], run_id:
     if not rejections:
         return
     cur.executemany(
-        read_sql("catalog/record_load_error.sql"),
+        read_sql("staging_ledger/record_load_error.sql"),
         [
             {
                 "run_id": run_id,
@@ -93,7 +93,7 @@ def record_observations(
     if not findings:
         return
     cur.executemany(
-        read_sql("catalog/record_source_observation.sql"),
+        read_sql("staging_ledger/record_source_observation.sql"),
         [
             {
                 "observed_at": now,

@@ -72,8 +72,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
     a = p.parse_args()
     logging.disable(logging.INFO)
-    stack.pg_up()
-    stack.s3_up()
+    stack.servers_up()
     from tools.datagen import generate, scaled_volume
     from tools.seed import seed
 

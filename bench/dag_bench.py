@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tools import paths, postgres_server, stack
+from tools.airflow_stack import AirflowStack
 
 ROOT = Path(__file__).resolve().parent.parent
 ETL, FLOOR = "sparkify_etl", "sparkify_floor"
@@ -104,7 +105,7 @@ def dags_test(dag_id: str, hour: datetime, extra_env: dict[str, str]) -> tuple[f
 
 
 def measure_dags_test(extra_env: dict[str, str], hours: int, warm_up: bool = True) -> DagTimes:
-    stack.airflow_db_up()
+    AirflowStack().ensure_metadata_db()
     for dag_id in (ETL, FLOOR) if warm_up else ():  # untimed: tables created, song catalogue staged once
         dags_test(dag_id, WARM_UP_HOUR, extra_env)
     times = DagTimes()
@@ -166,8 +167,6 @@ def _backfill(af, dag_id: str, first: datetime, runs: int, step: timedelta, max_
 @contextlib.contextmanager
 def fresh_airflow(extra_env: dict[str, str], dag_ids: tuple[str, ...]) -> Iterator:
     """A fresh Airflow (own home, metadata DB and port), scheduled runs off; stopped and dropped after."""
-    from tools.airflow_stack import AirflowStack
-
     metadata_db = "airflow_bench"
     home = paths.LOCAL / "bench" / "airflow"  # fixed: a stack an interrupted bench left behind is stopped here
     AirflowStack(home=home).down()

@@ -35,7 +35,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools import stack, targets
+from tools import postgres_server, s3_server, stack, targets
+from tools.paths import LOCAL, ROOT, VENV_BIN
+from tools.processes import (
+    pid_alive,
+    port_holders,
+    read_pid,
+    require_free_port,
+    wait_groups_gone,
+    wait_port_free,
+    write_private,
+)
 
 COMPONENTS = ("api-server", "log server", "scheduler", "dag-processor", "triggerer")
 DAG_ID = "sparkify_etl"
@@ -45,11 +55,11 @@ DAG_ID = "sparkify_etl"
 class AirflowStack:
     """One Airflow installation: its home, port, metadata database and extra environment."""
 
-    home: Path = field(default_factory=lambda: stack.LOCAL / "airflow")
+    home: Path = field(default_factory=lambda: LOCAL / "airflow")
     # The api-server's port; the task log server takes the next one, so two checkouts with different ports run
-    # side by side. Below the ephemeral port range: see tools/stack.py.
+    # side by side. Below the ephemeral port range: see tools.processes.
     port: int = int(os.environ.get("SPARKIFY_AIRFLOW_PORT", "28080"))
-    metadata_db: str = stack.AIRFLOW_DB
+    metadata_db: str = postgres_server.AIRFLOW_DB
     executor: str = "LocalExecutor"
     extra_env: dict[str, str] = field(default_factory=dict)
     components: tuple[str, ...] = COMPONENTS
@@ -76,7 +86,7 @@ class AirflowStack:
     def password(self) -> str:
         path = self.home / "passwords.json"
         if not path.exists():
-            stack.write_private(path, json.dumps({"admin": secrets.token_urlsafe(12)}))
+            write_private(path, json.dumps({"admin": secrets.token_urlsafe(12)}))
         return json.loads(path.read_text())["admin"]
 
     @classmethod
@@ -84,7 +94,7 @@ class AirflowStack:
         """An installation of its own (home, metadata DB) for the AWS target of ``settings_file``."""
         settings = targets.read_settings_file(settings_file)
         name = "".join(c if c.isalnum() else "_" for c in settings_file.stem)
-        kwargs.setdefault("home", stack.LOCAL / "aws" / f"{settings_file.stem}-airflow")
+        kwargs.setdefault("home", LOCAL / "aws" / f"{settings_file.stem}-airflow")
         kwargs.setdefault("metadata_db", f"airflow_aws_{name}")
         return cls(dag_ids=(), aws_settings=settings, **kwargs)
 
@@ -92,15 +102,15 @@ class AirflowStack:
         if self.aws_settings is None:  # local: the stack's connections, nothing the shell exported for a target
             e = {**targets.without_targets(os.environ, keep_aws_credentials=False), **stack.env()}
         else:  # AWS: the file's settings and the shell's AWS credential chain, no local connection
-            e = {**targets.environ_for_aws(self.aws_settings), **stack.airflow_env()}
+            e = {**targets.environ_for_aws(self.aws_settings), **airflow_env()}
         secret_file = self.home / "jwt_secret"
         if not secret_file.exists():
-            stack.write_private(secret_file, secrets.token_urlsafe(32))
+            write_private(secret_file, secrets.token_urlsafe(32))
         self.password()
         e.update(
             {
                 "AIRFLOW_HOME": str(self.home),
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": stack.metadata_db_url(self.metadata_db),
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db_url(self.metadata_db),
                 "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
                 "AIRFLOW__CORE__EXECUTOR": self.executor,
                 "AIRFLOW__CORE__PARALLELISM": "8",
@@ -124,17 +134,17 @@ class AirflowStack:
 
     # --------------------------------------------------------------------------------------------------------------
     def running(self, component: str) -> bool:
-        pid = stack.read_pid(self.pidfile(component))
-        return bool(pid and stack.pid_alive(pid))
+        pid = read_pid(self.pidfile(component))
+        return bool(pid and pid_alive(pid))
 
     def up(self) -> None:
         to_start = [name for name in self.components if not self.running(name)]
         for name in to_start:  # fail now, naming the port's holder, rather than after a start-up timeout
             for what in _LISTENS.get(self.pidfile(name).stem, ()):
-                stack.require_free_port(self.ports[what], f"the {what}", "SPARKIFY_AIRFLOW_PORT")
-        stack.pg_up()  # Airflow's metadata DB, for both targets
+                require_free_port(self.ports[what], f"the {what}", "SPARKIFY_AIRFLOW_PORT")
+        postgres_server.up()  # Airflow's metadata DB, for both targets
         if self.aws_settings is None:
-            stack.s3_up()
+            s3_server.up()
         self.ensure_metadata_db()
         env = self.env()
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -160,8 +170,8 @@ class AirflowStack:
 
         found = []
         for pidfile in sorted(self.run_dir.glob("*.pid")):
-            pgid = stack.read_pid(pidfile)
-            if not (pgid and stack.pid_alive(pgid)):
+            pgid = read_pid(pidfile)
+            if not (pgid and pid_alive(pgid)):
                 continue
             for proc in psutil.process_iter():
                 try:
@@ -179,7 +189,7 @@ class AirflowStack:
         """How a component is started; every server it runs listens on 127.0.0.1."""
         if component == "log server":  # Airflow's own log-server app, which `airflow scheduler` would bind to 0.0.0.0
             return [
-                str(stack.VENV_BIN / "python"),
+                str(VENV_BIN / "python"),
                 "-m",
                 "uvicorn",
                 "--factory",
@@ -190,7 +200,7 @@ class AirflowStack:
                 str(self.ports["log server"]),
                 "--no-access-log",
             ]
-        cmd = [str(stack.VENV_BIN / "airflow"), *component.split()]
+        cmd = [str(VENV_BIN / "airflow"), *component.split()]
         if component == "api-server":
             cmd += ["--port", str(self.port), "--host", "127.0.0.1"]
         elif component in ("scheduler", "triggerer", "celery worker"):
@@ -201,11 +211,11 @@ class AirflowStack:
         """The metadata DB, migrated: a new one is a copy of the migrated template (:func:`migrated_template`), an
         existing one is migrated when this Airflow version has not migrated it yet (a marker in the home)."""
         marker = self.home / f".migrated-{self.metadata_db}"
-        version = stack.airflow_version()
+        version = airflow_version()
         self.home.mkdir(parents=True, exist_ok=True)
-        if not database_exists(self.metadata_db):
+        if not postgres_server.database_exists(self.metadata_db):
             template = migrated_template(self.env())
-            stack.psql(f"CREATE DATABASE {self.metadata_db} OWNER {stack.PG_USER} TEMPLATE {template}")
+            postgres_server.psql(f"CREATE DATABASE {self.metadata_db} OWNER {postgres_server.USER} TEMPLATE {template}")
             marker.write_text(version)
         elif not (marker.exists() and marker.read_text() == version):
             migrate(self.env())
@@ -221,16 +231,16 @@ class AirflowStack:
             ):
                 if r.status == 200:
                     return
-            pid = stack.read_pid(self.pidfile("api-server"))
+            pid = read_pid(self.pidfile("api-server"))
             tail = _read_from(log, log_start)[-20_000:]
             if "address already in use" in tail.lower():
                 self.down()
                 sys.exit(
                     f"the api-server could not bind 127.0.0.1:{self.port} (address already in use): held by "
-                    f"{stack.port_holders(self.port)}; choose another port with SPARKIFY_AIRFLOW_PORT=… "
+                    f"{port_holders(self.port)}; choose another port with SPARKIFY_AIRFLOW_PORT=… "
                     f"(log: {log})"
                 )
-            if not (pid and stack.pid_alive(pid)):
+            if not (pid and pid_alive(pid)):
                 self.down()
                 sys.exit(f"the api-server exited while starting (log: {log}):\n{tail[-2000:]}")
             time.sleep(0.5)
@@ -290,17 +300,17 @@ class AirflowStack:
             pidfiles = [p for p in pidfiles if p in {self.pidfile(name) for name in only}]
         pids = {}
         for pidfile in pidfiles:
-            pid = stack.read_pid(pidfile)
-            if pid and stack.pid_alive(pid):
+            pid = read_pid(pidfile)
+            if pid and pid_alive(pid):
                 pids[pidfile.stem] = pid
         for pid in pids.values():  # INT the groups: components shut down their children
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGINT)
-        _wait_all(pids.values(), 20)
+        wait_groups_gone(pids.values(), 20)
         for pid in pids.values():  # TERM what is left
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
-        _wait_all(pids.values(), 10)
+        wait_groups_gone(pids.values(), 10)
         for pid in pids.values():  # KILL stragglers, the whole group (executor workers included)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
@@ -310,16 +320,38 @@ class AirflowStack:
             stopped = {what for p in pidfiles for what in _LISTENS.get(p.stem, ())}
             for what, port in self.ports.items():
                 if only is None or what in stopped:
-                    stack.wait_port_free(port, f"the {what}")
+                    wait_port_free(port, f"the {what}")
             print(f"airflow stopped ({', '.join(pids)})")
 
 
-def database_exists(name: str) -> bool:
-    return stack.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}'") == "1"
+def airflow_env() -> dict[str, str]:
+    """How Airflow's processes run here (home, folders, executor, metadata DB) — the same for both targets."""
+    return {
+        "AIRFLOW_HOME": str(LOCAL / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db_url(postgres_server.AIRFLOW_DB),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(LOCAL / "airflow" / "logs"),
+        "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), str(ROOT / "plugins")) if p),
+    }
+
+
+def metadata_db_url(database: str) -> str:
+    """An Airflow metadata database on the local PostgreSQL (both targets keep Airflow's own state here)."""
+    return postgres_server.url(database, "postgresql+psycopg2")
+
+
+def airflow_version() -> str:
+    from importlib.metadata import version
+
+    return version("apache-airflow")
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run([str(stack.VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def migrated_template(env: dict[str, str]) -> str:
@@ -329,16 +361,16 @@ def migrated_template(env: dict[str, str]) -> str:
     import fcntl
     import re
 
-    name = "airflow_migrated_" + re.sub(r"\W", "_", stack.airflow_version())
-    stack.LOCAL.mkdir(exist_ok=True)
-    with open(stack.LOCAL / "airflow-template.lock", "w") as lock:
+    name = "airflow_migrated_" + re.sub(r"\W", "_", airflow_version())
+    LOCAL.mkdir(exist_ok=True)
+    with open(LOCAL / "airflow-template.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not database_exists(name):
+        if not postgres_server.database_exists(name):
             partial = f"{name}_partial"
-            stack.psql(f"DROP DATABASE IF EXISTS {partial} WITH (FORCE)")
-            stack.psql(f"CREATE DATABASE {partial} OWNER {stack.PG_USER}")
-            migrate({**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": stack.metadata_db_url(partial)})
-            stack.psql(f"ALTER DATABASE {partial} RENAME TO {name}")
+            postgres_server.psql(f"DROP DATABASE IF EXISTS {partial} WITH (FORCE)")
+            postgres_server.psql(f"CREATE DATABASE {partial} OWNER {postgres_server.USER}")
+            migrate({**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db_url(partial)})
+            postgres_server.psql(f"ALTER DATABASE {partial} RENAME TO {name}")
     return name
 
 
@@ -354,23 +386,6 @@ def _read_from(path: Path, offset: int) -> str:
 
 # What each component listens on (see AirflowStack.ports).
 _LISTENS = {"api-server": ("api-server",), "log-server": ("log server",)}
-
-
-def _wait_all(pids, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_group_alive(p) for p in pids):
-        time.sleep(0.2)
-
-
-def _group_alive(pgid: int) -> bool:
-    stack.reap(pgid)  # a leader we started and that exited is a zombie until reaped: it would look alive
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _urlopen_patiently(req: urllib.request.Request, retries: int = 3, timeout: float = 30) -> bytes:
@@ -392,8 +407,8 @@ def _urlopen_patiently(req: urllib.request.Request, retries: int = 3, timeout: f
 def up_local(seed_live: int | None) -> AirflowStack:
     """The local start: refuse AWS settings in the shell, seed the live days, start, say what it uses."""
     targets.refuse_aws_settings_for_local(os.environ)
-    stack.pg_up()
-    stack.s3_up()
+    postgres_server.up()
+    s3_server.up()
     if seed_live is not None:
         from datetime import UTC, datetime
 
@@ -440,15 +455,15 @@ def main(argv: list[str]) -> None:
     elif cmd == "down":
         af.down()
         leftovers = [
-            *(stack.LOCAL / "tests").glob("airflow-*"),
-            *(stack.LOCAL / "aws").glob("*-airflow"),  # AWS starts (make airflow AWS_ENV=…)
-            stack.LOCAL / "bench" / "airflow",
+            *(LOCAL / "tests").glob("airflow-*"),
+            *(LOCAL / "aws").glob("*-airflow"),  # AWS starts (make airflow AWS_ENV=…)
+            LOCAL / "bench" / "airflow",
         ]
         for home in sorted(leftovers):  # stacks of tests or benchmarks that an interrupted run left behind
             AirflowStack(home=home).down()
     elif cmd == "status":
         for name in af.components:
-            print(f"{name}: {f'up (pid {stack.read_pid(af.pidfile(name))})' if af.running(name) else 'down'}")
+            print(f"{name}: {f'up (pid {read_pid(af.pidfile(name))})' if af.running(name) else 'down'}")
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ from typing import Any
 
 import yaml
 
-from tools import stack
-from tools.stack import LOCAL, ROOT
+from tools import processes
+from tools.paths import LOCAL, ROOT
 from tools.targets import CONNECTIONS, SECRETS_BACKEND, VARIABLES
 
 TEMPLATE = ROOT / "infra" / "aws" / "sparkify-warehouse.yaml"
@@ -575,7 +575,7 @@ def write_env(s: Settings, role_arn: str) -> Path:
         f"AIRFLOW__SECRETS__BACKEND_KWARGS='{json.dumps(backend_kwargs(s, role_arn))}'",
         f"AWS_DEFAULT_REGION={s.region}",
     ]
-    return stack.write_private(s.env_file, "\n".join(lines) + "\n")
+    return processes.write_private(s.env_file, "\n".join(lines) + "\n")
 
 
 # ----------------------------------------------------------------------------------------------------------------

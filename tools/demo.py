@@ -22,7 +22,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 
-from tools.stack import ROOT, env
+from tools.paths import ROOT
+from tools.stack import env
 from tools.targets import SettingsError, enter_local
 
 TABLES = ["staging_events", "staging_songs", "songplays", "users", "songs", "artists", "time", "load_errors"]

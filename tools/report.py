@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from tools.stack import LOCAL, ROOT, env
+from tools.paths import LOCAL, ROOT
+from tools.stack import env
 from tools.targets import SettingsError, enter_local
 
 DEFAULT_OUT = LOCAL / "reports" / "sparkify-report.html"

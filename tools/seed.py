@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from tools.stack import LOCAL, WORK_BUCKET, env
+from tools.paths import LOCAL
+from tools.stack import WORK_BUCKET, env
 from tools.targets import SettingsError, enter_local
 
 LAYOUT = ("song_data", "log_data", "log_json_path.json")

@@ -21,7 +21,8 @@ from sparkify.ingest.records import Column
 from sparkify.ingest.s3 import S3Object, S3Source
 from tests.conftest import make_bucket, s3_client
 from tests.recording import RecordingCursor
-from tools.stack import S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY
+from tools.s3_server import ACCESS_KEY_ID as S3_ACCESS_KEY_ID
+from tools.s3_server import SECRET_ACCESS_KEY as S3_SECRET_ACCESS_KEY
 
 pytestmark = pytest.mark.integration
 

@@ -26,6 +26,7 @@ from airflow.sdk import DAG
 from sparkify.alerts import FailureAlert
 from sparkify.analytics import QUESTIONS, SCHEMA
 from sparkify.assets import reads, star_schema_assets, table_asset, writes
+from sparkify.operating import run_timeout, task_timeout
 from sparkify.operators import BuildAnalyticsTablesOperator, PublishReportOperator
 from sparkify.settings import REPORT_PREFIX, WORK_BUCKET
 
@@ -36,6 +37,7 @@ with DAG(
     schedule=[table_asset("publications")],
     start_date=datetime(2018, 11, 1),
     catchup=False,
+    dagrun_timeout=run_timeout(),
     max_active_runs=1,  # each run reads the tables as they are: runs queued behind it see the newest state
     default_args={
         "owner": "sparkify-data-eng",
@@ -47,12 +49,14 @@ with DAG(
 ) as dag:
     build_analytics_tables = BuildAnalyticsTablesOperator(
         task_id="build_analytics_tables",
+        execution_timeout=task_timeout("build_analytics_tables"),
         doc_md="Rebuild the `analytics` schema's tables, one per question (`include/sql/analytics/`).",
         outlets=[alias for q in QUESTIONS for alias in writes(q.name, SCHEMA)],
         inlets=[*star_schema_assets(), table_asset("publications")],
     )
     publish_report = PublishReportOperator(
         task_id="publish_report",
+        execution_timeout=task_timeout("publish_report"),
         doc_md="Render the report from the `analytics` tables and write it to the work bucket and a local path.",
         s3_bucket=WORK_BUCKET,
         s3_key=REPORT_PREFIX + "sparkify-report-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%SZ') }}.html",

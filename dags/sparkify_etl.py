@@ -42,6 +42,7 @@ from airflow.sdk import DAG, Param
 
 from sparkify.alerts import FailureAlert
 from sparkify.assets import reads, writes, writes_every_run
+from sparkify.operating import run_timeout, task_timeout
 from sparkify.operators import (
     CreateTablesOperator,
     DataQualityOperator,
@@ -80,6 +81,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         catchup=False,
         default_args=default_args,
         max_active_runs=max_active_runs,
+        dagrun_timeout=run_timeout(),  # a run stuck anywhere fails rather than holding its place for ever
         template_searchpath=[str(SQL_DIR)],
         render_template_as_native_obj=True,  # a Param's integer or boolean reaches the operator as one
         tags=["sparkify", "warehouse", tag],
@@ -102,11 +104,14 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         },
     ) as dag:
         begin = CreateTablesOperator(
-            task_id="begin", doc_md="Create the warehouse tables if they do not exist (idempotent DDL)."
+            task_id="begin",
+            execution_timeout=task_timeout("begin"),
+            doc_md="Create the warehouse tables if they do not exist (idempotent DDL).",
         )
 
         stage_events = StageToRedshiftOperator(
             task_id="stage_events",
+            execution_timeout=task_timeout("stage_events"),
             doc_md="Stage the interval's daily log file (JSON lines) into `staging_events` once per version "
             "(ETag): a new version replaces exactly its rows, an unchanged one is not read. Fails with the S3 "
             "location if the file is missing or empty.",
@@ -124,6 +129,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         )
         stage_songs = StageToRedshiftOperator(
             task_id="stage_songs",
+            execution_timeout=task_timeout("stage_songs"),
             doc_md="Stage new or changed `song_data/` objects (by ETag) into `staging_songs`; an unchanged "
             "catalogue is listed, not read.",
             table="staging_songs",
@@ -143,6 +149,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
 
         load_songplays = LoadFactOperator(
             task_id="load_songplays",
+            execution_timeout=task_timeout("load_songplays"),
             doc_md="Upsert the interval's NextSong events into `songplays` (songplay_id = md5(session-item)); "
             "plays of the interval no longer in the source (a re-delivered log) are removed.",
             table="songplays",
@@ -155,6 +162,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         )
         load_users = LoadDimensionOperator(
             task_id="load_users",
+            execution_timeout=task_timeout("load_users"),
             doc_md="Upsert users seen in the interval, keeping each user's latest event's attributes.",
             table="users",
             outlets=writes("users"),
@@ -166,6 +174,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         )
         load_songs = LoadDimensionOperator(
             task_id="load_songs",
+            execution_timeout=task_timeout("load_songs"),
             doc_md="Upsert one row per song_id from the staged catalogue (only new or changed rows are written).",
             table="songs",
             outlets=writes("songs"),
@@ -177,6 +186,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         )
         load_artists = LoadDimensionOperator(
             task_id="load_artists",
+            execution_timeout=task_timeout("load_artists"),
             doc_md="Upsert one row per artist_id (a deterministic pick where source rows disagree).",
             table="artists",
             outlets=writes("artists"),
@@ -188,6 +198,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         )
         load_time = LoadDimensionOperator(
             task_id="load_time",
+            execution_timeout=task_timeout("load_time"),
             doc_md="Upsert one row per distinct songplay start_time of the interval; remove the interval's rows "
             "no play has any more.",
             table="time",
@@ -202,6 +213,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
 
         run_quality_checks = DataQualityOperator(
             task_id="run_quality_checks",
+            execution_timeout=task_timeout("run_quality_checks"),
             checks=SPARKIFY_CHECKS,
             outlets=writes_every_run("quality_results"),  # results are appended on every run
             inlets=reads(*sorted({c.table for c in SPARKIFY_CHECKS if c.table})),
@@ -210,6 +222,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         loads = [load_songplays, load_users, load_songs, load_artists, load_time]
         publish = PublishIntervalOperator(
             task_id="publish",
+            execution_timeout=task_timeout("publish"),
             doc_md="Publish the interval to the analysts when no `error` check failed, else hold it back "
             "(recorded with the failed checks); emits the `publications` event that starts `sparkify_analytics`.",
             checks_task_id=run_quality_checks.task_id,

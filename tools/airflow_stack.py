@@ -407,8 +407,7 @@ def _urlopen_patiently(req: urllib.request.Request, retries: int = 3, timeout: f
 def up_local(seed_live: int | None) -> AirflowStack:
     """The local start: refuse AWS settings in the shell, seed the live days, start, say what it uses."""
     targets.refuse_aws_settings_for_local(os.environ)
-    postgres_server.up()
-    s3_server.up()
+    stack.servers_up()
     if seed_live is not None:
         from datetime import UTC, datetime
 

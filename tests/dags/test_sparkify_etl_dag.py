@@ -243,3 +243,52 @@ def test_loads_and_checks_declare_the_tables_they_read(dag):
     assert {"sparkify.public.songplays", "sparkify.public.users", "sparkify.public.staging_events"} <= set(
         names("run_quality_checks")
     )
+
+
+def test_every_task_that_works_has_a_time_limit_and_every_run_has_one(dag):
+    """From sparkify.operating: a hung COPY fails its task (and its run) instead of holding a worker and a lock."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from sparkify.operating import RUN_TIMEOUT, TASK_TIMEOUTS, duration
+
+    for d in DagBag(dag_folder=str(ROOT / "dags")).dags.values():
+        assert d.dagrun_timeout == duration(RUN_TIMEOUT, "default"), d.dag_id
+        for task in d.tasks:
+            if task.task_id == "end":  # an EmptyOperator never runs on a worker
+                continue
+            assert task.execution_timeout == duration(TASK_TIMEOUTS[task.task_id], "default"), (d.dag_id, task)
+
+
+def load_etl_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("etl_settings", ROOT / "dags" / "sparkify_etl.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_time_limits_are_overridden_by_the_environment(monkeypatch):
+    monkeypatch.setenv("SPARKIFY_TIMEOUT_STAGE_SONGS", "90m")
+    monkeypatch.setenv("SPARKIFY_RUN_TIMEOUT", "6h")
+    module = load_etl_module()
+    for d in (module.dag, module.daily_dag):
+        assert d.get_task("stage_songs").execution_timeout == timedelta(minutes=90)
+        assert d.get_task("stage_events").execution_timeout == timedelta(minutes=30)
+        assert d.dagrun_timeout == timedelta(hours=6)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SPARKIFY_TIMEOUT_LOAD_USERS": "20"}, r"SPARKIFY_TIMEOUT_LOAD_USERS='20': expected a positive duration"),
+        ({"SPARKIFY_RUN_TIMEOUT": "1h"}, r"SPARKIFY_RUN_TIMEOUT \(1:00:00\) must be longer than SPARKIFY_INPUT_WAIT"),
+    ],
+)
+def test_a_bad_setting_fails_the_import_naming_the_variable(monkeypatch, env, message):
+    from sparkify.operating import SettingError
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingError, match=message):
+        load_etl_module()

@@ -228,3 +228,51 @@ def test_a_failed_quality_check_is_mailed_with_what_was_observed(
     assert "<td>accepted_values: users.level in {free, paid}</td><td>1</td><td>== 0</td>" in body
     assert "QualityChecksFailedError" in body
     assert re.search(r"href='http://[^']+/dags/sparkify_etl/runs/manual__[^/']+/tasks/run_quality_checks", body)
+
+
+def test_a_stage_stopped_by_its_time_limit_leaves_the_tables_as_before_and_frees_its_locks(
+    airflow_db, generated_bucket, new_warehouse
+):
+    """stage_events copies the day's rows, then waits on a table another session holds; its time limit
+    (SPARKIFY_TIMEOUT_STAGE_EVENTS, as an operator would lower it) stops it there. The server-side statement is
+    cancelled — no lock is left waiting — the rows are rolled back, and a rerun stages what a clean run does."""
+    import psycopg
+
+    hour = "2018-11-15T16:00:00+00:00"
+    wh = new_warehouse("timeout")
+    clean = new_warehouse("timeout_clean")
+    for target in (wh, clean):
+        with target.as_redshift_connection():
+            run_tasks(load_dag(), utc(2018, 11, 15, 16), utc(2018, 11, 15, 17), generated_bucket, task_ids=["begin"])
+    with clean.as_redshift_connection():
+        run_tasks(load_dag(), utc(2018, 11, 15, 16), utc(2018, 11, 15, 17), generated_bucket, ["stage_events"])
+
+    env = {
+        **airflow_db,
+        "AIRFLOW_CONN_REDSHIFT": wh.conn_uri,
+        "AIRFLOW_VAR_SPARKIFY_S3_BUCKET": generated_bucket,
+        "AIRFLOW_VAR_SPARKIFY_WORK_BUCKET": work_bucket_for(generated_bucket),
+    }
+    task = [AIRFLOW, "tasks", "test", "sparkify_etl", "stage_events", hour]
+    with psycopg.connect(wh.dsn) as holder:
+        holder.execute("LOCK TABLE source_observations IN ACCESS EXCLUSIVE MODE")  # written after the COPY
+        stopped = subprocess.run(
+            task, env={**env, "SPARKIFY_TIMEOUT_STAGE_EVENTS": "5s"}, capture_output=True, text=True, timeout=300
+        )
+        log = stopped.stdout + stopped.stderr
+        assert "AirflowTaskTimeout" in log, log[-4000:]
+        assert "cancelling the statement still running in the server" in log, log[-4000:]
+        waiting = holder.execute(
+            "SELECT COUNT(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+            "WHERE NOT l.granted AND d.datname = current_database()"
+        ).fetchone()[0]
+        assert waiting == 0  # the stopped task's statement is gone from the server, not queued behind the lock
+        holder.rollback()
+    assert wh.scalar("SELECT COUNT(*) FROM staging_events") == 0
+    assert wh.scalar("SELECT COUNT(*) FROM staged_objects") == 0
+
+    rerun = subprocess.run(task, env=env, capture_output=True, text=True, timeout=300)
+    assert "new_state=success" in rerun.stdout + rerun.stderr, (rerun.stdout + rerun.stderr)[-4000:]
+    rows = [sorted(w.query("SELECT * FROM staging_events"), key=repr) for w in (wh, clean)]
+    assert rows[0] == rows[1]
+    assert len(rows[1]) > 0

@@ -6,7 +6,8 @@ what differs (the model is the common-sql provider's ``Dialect``):
 
 * :meth:`Engine.claims` — whether it serves an Airflow connection (the registry asks every engine);
 * :meth:`Engine.make_hook` — the provider hook for the connection;
-* :meth:`Engine.transaction` — a cursor inside one transaction (and :meth:`Engine.cursor` to prepare it);
+* :meth:`Engine.transaction` — a cursor inside one transaction (:meth:`Engine.cursor` prepares it,
+  :meth:`Engine.end_in_error` ends it after an error);
 * :meth:`Engine.lock_table`, :meth:`Engine.ddl_lock` — serialising writers;
 * :meth:`Engine.sql_path` — SQL dispatch, like dbt's ``adapter.dispatch``: ``include/sql/<engine>/<path>`` when the
   engine has its own version of a statement, else the shared ``include/sql/<path>``; :meth:`Engine.ddl_files`
@@ -77,6 +78,22 @@ class StageRequest:
         )
 
 
+def interruption_behind(error: BaseException) -> BaseException | None:
+    """The interruption (a task's time limit, Ctrl-C) that ``error`` was raised while handling, if any.
+
+    psycopg turns an interruption inside a pipelined ``executemany`` into ``OperationalError("cannot exit pipeline
+    mode while busy")``; the task must still fail as what it was — timed out — and not as a database error that a
+    caller's ``except Exception`` would handle as one.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if not isinstance(error, Exception):
+            return error
+        seen.add(id(error))
+        error = error.__context__
+    return None
+
+
 @dataclass
 class StageResult:
     rows: int
@@ -141,14 +158,22 @@ class Engine:
             try:
                 yield self.cursor(conn)
                 conn.commit()
-            except BaseException:
-                try:
-                    conn.rollback()
-                except Exception as rollback_error:
-                    self.log.warning(
-                        "rollback failed after an error (%s): %s", type(rollback_error).__name__, rollback_error
-                    )
+            except BaseException as error:
+                self.end_in_error(conn)
+                interruption = interruption_behind(error)
+                if interruption is not None and interruption is not error:
+                    raise interruption.with_traceback(None) from error
                 raise
+
+    def end_in_error(self, conn: Any) -> None:
+        """Roll the transaction back after an error; a rollback that fails too (the connection is gone) is logged.
+
+        An engine whose driver can be interrupted mid-statement (a task's time limit) cancels the statement first.
+        """
+        try:
+            conn.rollback()
+        except Exception as rollback_error:
+            self.log.warning("rollback failed after an error (%s): %s", type(rollback_error).__name__, rollback_error)
 
     # -- SQL --------------------------------------------------------------------------------------------------
     def lock_table(self, table: str) -> str:

@@ -55,6 +55,25 @@ class PostgresEngine(Engine):
     def ddl_lock(self) -> str:
         return "SELECT PG_ADVISORY_XACT_LOCK(HASHTEXT('sparkify-ddl'))"
 
+    def end_in_error(self, conn: Any) -> None:
+        """Cancel a statement still running in the server before giving the connection up.
+
+        A task's time limit interrupts psycopg while it waits for the server (on a lock, or a long ``COPY``); the
+        statement would otherwise run on — holding its locks — until it finished or waited no more. Cancelled, it
+        rolls back and frees them at once.
+        """
+        from psycopg.pq import TransactionStatus
+
+        if conn.pgconn.transaction_status != TransactionStatus.ACTIVE:
+            super().end_in_error(conn)
+            return
+        self.log.warning("cancelling the statement still running in the server, after an interruption")
+        try:
+            conn.cancel_safe(timeout=5)
+        except Exception as cancel_error:  # closing the connection below still ends the transaction
+            self.log.warning("cancel failed (%s): %s", type(cancel_error).__name__, cancel_error)
+        conn.close()
+
     # ----------------------------------------------------------------------------------------------------------
     def stage(self, cur: Any, request: StageRequest) -> StageResult:
         encoder = self._encoder(request)

@@ -40,6 +40,26 @@ def test_a_failed_rollback_does_not_replace_the_original_error(caplog):
     assert "rollback failed after an error (ConnectionError)" in caplog.text
 
 
+def test_an_interruption_a_driver_wrapped_is_raised_as_itself():
+    """A time limit that fires inside psycopg's pipelined executemany comes out as an OperationalError; the
+    transaction rolls back and the task fails as timed out, past callers' ``except Exception``."""
+
+    class TaskTimeout(BaseException):
+        pass
+
+    def executemany_interrupted_by_the_time_limit():
+        try:
+            raise TaskTimeout("Timeout, PID: 1")
+        except TaskTimeout:
+            raise ValueError("cannot exit pipeline mode while busy") from None
+
+    hook = FakeTransactionHook(RecordingCursor())
+    with pytest.raises(TaskTimeout, match="Timeout, PID: 1") as raised, Engine("redshift", hook).transaction():
+        executemany_interrupted_by_the_time_limit()
+    assert hook.rollbacks == 1
+    assert "pipeline mode" in str(raised.value.__cause__)
+
+
 def test_sql_dispatch_prefers_the_engine_own_file_and_falls_back_to_the_shared_one():
     redshift, postgres = RedshiftEngine("redshift", None), PostgresEngine("redshift", None)
     assert redshift.sql_path("ddl/10_songplays.sql") == "redshift/ddl/10_songplays.sql"

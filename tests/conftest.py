@@ -215,6 +215,34 @@ def scratch_airflow(admin_dsn: str, name: str, port: int, bucket: str, **kwargs)
         postgres_server.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
 
 
+@pytest.fixture
+def slack_webhook() -> Iterator[tuple[str, list[dict]]]:
+    """A local HTTP server standing in for Slack's Incoming Webhook: its base URL and the JSON bodies it got."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append({"path": self.path, "json": json.loads(body)})
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/services", received
+    finally:
+        server.shutdown()
+
+
 def s3_client():
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 

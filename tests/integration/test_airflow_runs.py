@@ -184,13 +184,14 @@ def smtp_sink() -> Iterator:
         controller.stop()
 
 
-def test_a_failed_quality_check_is_mailed_with_what_was_observed(
-    airflow_db, generated_bucket, new_warehouse, smtp_sink
+def test_a_failed_quality_check_is_mailed_and_sent_to_slack_with_what_was_observed(
+    airflow_db, generated_bucket, new_warehouse, smtp_sink, slack_webhook
 ):
-    """End to end: a user with level 'gold' fails accepted_values; the run fails and one alert reaches the sink."""
+    """End to end: a user with level 'gold' fails accepted_values; the run fails and one alert reaches each sink."""
     import json
 
     port, received = smtp_sink
+    webhook_url, posted = slack_webhook
     wh = new_warehouse("alerts")
     with wh.as_redshift_connection():
         run_tasks(load_dag(), utc(2018, 11, 15, 16), utc(2018, 11, 15, 17), generated_bucket, task_ids=["begin"])
@@ -213,6 +214,7 @@ def test_a_failed_quality_check_is_mailed_with_what_was_observed(
         wh.conn_uri,
         generated_bucket,
         AIRFLOW_CONN_SMTP_ALERTS=json.dumps(conn),
+        AIRFLOW_CONN_SLACK_ALERTS=json.dumps({"conn_type": "slackwebhook", "host": webhook_url, "password": "T/B/x"}),
     )
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode != 0, out[-3000:]  # the run failed
@@ -228,6 +230,11 @@ def test_a_failed_quality_check_is_mailed_with_what_was_observed(
     assert "<td>accepted_values: users.level in {free, paid}</td><td>1</td><td>== 0</td>" in body
     assert "QualityChecksFailedError" in body
     assert re.search(r"href='http://[^']+/dags/sparkify_etl/runs/manual__[^/']+/tasks/run_quality_checks", body)
+    (slack,) = posted  # the same alert, as Slack blocks
+    assert slack["json"]["text"] == message["Subject"]
+    assert "`accepted_values: users.level in {free, paid}` — observed *1*, expected *== 0*" in json.dumps(
+        slack["json"]["blocks"], ensure_ascii=False
+    )
 
 
 def test_a_stage_stopped_by_its_time_limit_leaves_the_tables_as_before_and_frees_its_locks(

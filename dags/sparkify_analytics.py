@@ -26,7 +26,7 @@ from airflow.sdk import DAG
 from sparkify.alerts import FailureAlert
 from sparkify.analytics import QUESTIONS, SCHEMA
 from sparkify.assets import reads, star_schema_assets, table_asset, writes
-from sparkify.operating import run_timeout, task_timeout
+from sparkify.operating import WRITER_POOL, run_timeout, task_timeout
 from sparkify.operators import BuildAnalyticsTablesOperator, PublishReportOperator
 from sparkify.settings import REPORT_PREFIX, WORK_BUCKET
 
@@ -50,6 +50,7 @@ with DAG(
     build_analytics_tables = BuildAnalyticsTablesOperator(
         task_id="build_analytics_tables",
         execution_timeout=task_timeout("build_analytics_tables"),
+        pool=WRITER_POOL,  # it writes the warehouse's analytics schema
         doc_md="Rebuild the `analytics` schema's tables, one per question (`include/sql/analytics/`).",
         outlets=[alias for q in QUESTIONS for alias in writes(q.name, SCHEMA)],
         inlets=[*star_schema_assets(), table_asset("publications")],

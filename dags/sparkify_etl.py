@@ -8,7 +8,8 @@ may run at the same time; results equal a load hour by hour.
 
 Every run covers one **data interval** `[data_interval_start, data_interval_end)` (UTC):
 
-1. **begin** ensures the warehouse tables exist (idempotent DDL).
+1. **begin** ensures the warehouse tables exist (idempotent DDL); **wait_for_events** waits for the day's
+   activity log, deferred to the triggerer so a late file holds no worker, up to `SPARKIFY_INPUT_WAIT`.
 2. **stage_events** stages the day's activity log `log_data/YYYY/MM/YYYY-MM-DD-events.json` (the day of the
    interval) into `staging_events` — once per version of the object (by ETag): the other hours of the day read
    nothing; **stage_songs** stages the `song_data/` objects that are new or changed
@@ -28,7 +29,9 @@ Every run covers one **data interval** `[data_interval_start, data_interval_end)
 
 The warehouse connection `redshift` decides how staging runs: Redshift `COPY` on Redshift, a streaming
 `COPY FROM STDIN` on PostgreSQL (the embedded default). Re-running an interval leaves every table identical.
-Runs of different intervals overlap, but each task that writes a table runs one run at a time. The source
+Runs of different intervals overlap, but every task that writes the warehouse takes a slot of the pool
+`sparkify_warehouse_writers`, shared with the other DAGs' writers (one slot unless the deployment sets more). Each
+task has a time limit and each run one (`sparkify/operating.py`). The source
 bucket comes from the Airflow Variable `sparkify_s3_bucket` (default `sparkify`) and is only read; COPY manifests
 go to the project's work bucket, the Variable `sparkify_work_bucket` (default `sparkify-work`).
 """
@@ -42,7 +45,7 @@ from airflow.sdk import DAG, Param
 
 from sparkify.alerts import FailureAlert
 from sparkify.assets import reads, writes, writes_every_run
-from sparkify.operating import run_timeout, task_timeout
+from sparkify.operating import WRITER_POOL, input_poke, input_wait, run_timeout, task_timeout
 from sparkify.operators import (
     CreateTablesOperator,
     DataQualityOperator,
@@ -50,14 +53,19 @@ from sparkify.operators import (
     LoadFactOperator,
     PublishIntervalOperator,
     StageToRedshiftOperator,
+    WaitForS3ObjectSensor,
 )
 from sparkify.settings import SOURCE_BUCKET, WORK_BUCKET
 from sparkify.sql import SQL_DIR
 from sparkify.timetables import DailyDataIntervalTimetable, HourlyDataIntervalTimetable
 from sparkify.warehouse_checks import SPARKIFY_CHECKS
 
+# The day's activity log, which every interval of the day reads (the daily DAG's interval is the day).
+EVENTS_KEY = "log_data/{{ data_interval_start.strftime('%Y/%m/%Y-%m-%d') }}-events.json"
+
 # A task that writes a table through its alias runs one run at a time: they would wait on the table's lock anyway,
-# and two first events through an alias at once collide in Airflow (sparkify.assets).
+# and two first events through an alias at once collide in Airflow (sparkify.assets). Across DAGs the writer pool
+# keeps them apart (sparkify.operating).
 ONE_RUN_AT_A_TIME = 1
 default_args = {
     "owner": "sparkify-data-eng",
@@ -106,12 +114,23 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         begin = CreateTablesOperator(
             task_id="begin",
             execution_timeout=task_timeout("begin"),
+            pool=WRITER_POOL,
             doc_md="Create the warehouse tables if they do not exist (idempotent DDL).",
         )
 
+        wait_for_events = WaitForS3ObjectSensor(
+            task_id="wait_for_events",
+            doc_md="Wait for the interval's daily log file, deferred to the triggerer (no worker is held), up to "
+            "`SPARKIFY_INPUT_WAIT`; then fail naming the object and how long it waited.",
+            bucket_name=SOURCE_BUCKET,
+            bucket_key=EVENTS_KEY,
+            timeout=input_wait(),
+            poke_interval=input_poke(),
+        )
         stage_events = StageToRedshiftOperator(
             task_id="stage_events",
             execution_timeout=task_timeout("stage_events"),
+            pool=WRITER_POOL,
             doc_md="Stage the interval's daily log file (JSON lines) into `staging_events` once per version "
             "(ETag): a new version replaces exactly its rows, an unchanged one is not read. Fails with the S3 "
             "location if the file is missing or empty.",
@@ -120,7 +139,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
             max_active_tis_per_dag=ONE_RUN_AT_A_TIME,
             s3_bucket=SOURCE_BUCKET,
             work_bucket=WORK_BUCKET,
-            s3_key="log_data/{{ data_interval_start.strftime('%Y/%m/%Y-%m-%d') }}-events.json",
+            s3_key=EVENTS_KEY,
             json_paths="log_json_path.json",
             contract="log_data",
             json_layout="lines",
@@ -130,6 +149,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         stage_songs = StageToRedshiftOperator(
             task_id="stage_songs",
             execution_timeout=task_timeout("stage_songs"),
+            pool=WRITER_POOL,
             doc_md="Stage new or changed `song_data/` objects (by ETag) into `staging_songs`; an unchanged "
             "catalogue is listed, not read.",
             table="staging_songs",
@@ -150,6 +170,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         load_songplays = LoadFactOperator(
             task_id="load_songplays",
             execution_timeout=task_timeout("load_songplays"),
+            pool=WRITER_POOL,
             doc_md="Upsert the interval's NextSong events into `songplays` (songplay_id = md5(session-item)); "
             "plays of the interval no longer in the source (a re-delivered log) are removed.",
             table="songplays",
@@ -163,6 +184,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         load_users = LoadDimensionOperator(
             task_id="load_users",
             execution_timeout=task_timeout("load_users"),
+            pool=WRITER_POOL,
             doc_md="Upsert users seen in the interval, keeping each user's latest event's attributes.",
             table="users",
             outlets=writes("users"),
@@ -175,6 +197,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         load_songs = LoadDimensionOperator(
             task_id="load_songs",
             execution_timeout=task_timeout("load_songs"),
+            pool=WRITER_POOL,
             doc_md="Upsert one row per song_id from the staged catalogue (only new or changed rows are written).",
             table="songs",
             outlets=writes("songs"),
@@ -187,6 +210,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         load_artists = LoadDimensionOperator(
             task_id="load_artists",
             execution_timeout=task_timeout("load_artists"),
+            pool=WRITER_POOL,
             doc_md="Upsert one row per artist_id (a deterministic pick where source rows disagree).",
             table="artists",
             outlets=writes("artists"),
@@ -199,6 +223,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         load_time = LoadDimensionOperator(
             task_id="load_time",
             execution_timeout=task_timeout("load_time"),
+            pool=WRITER_POOL,
             doc_md="Upsert one row per distinct songplay start_time of the interval; remove the interval's rows "
             "no play has any more.",
             table="time",
@@ -214,6 +239,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         run_quality_checks = DataQualityOperator(
             task_id="run_quality_checks",
             execution_timeout=task_timeout("run_quality_checks"),
+            pool=WRITER_POOL,
             checks=SPARKIFY_CHECKS,
             outlets=writes_every_run("quality_results"),  # results are appended on every run
             inlets=reads(*sorted({c.table for c in SPARKIFY_CHECKS if c.table})),
@@ -223,6 +249,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         publish = PublishIntervalOperator(
             task_id="publish",
             execution_timeout=task_timeout("publish"),
+            pool=WRITER_POOL,
             doc_md="Publish the interval to the analysts when no `error` check failed, else hold it back "
             "(recorded with the failed checks); emits the `publications` event that starts `sparkify_analytics`.",
             checks_task_id=run_quality_checks.task_id,
@@ -234,6 +261,7 @@ def etl_dag(dag_id: str, timetable, cadence: str, tag: str, max_active_runs: int
         end = EmptyOperator(task_id="end", doc_md="The interval is loaded, checked and published.")
 
         begin >> [stage_events, stage_songs] >> load_songplays
+        wait_for_events >> stage_events
         load_songplays >> [load_users, load_songs, load_artists, load_time] >> run_quality_checks >> publish >> end
         run_quality_checks >> end  # a held-back interval keeps the run red (publish itself succeeds in recording it)
     return dag

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools import postgres_server, s3_server, stack, targets
-from tools.paths import LOCAL, ROOT, VENV_BIN
+from tools.paths import LOCAL, ROOT, VENV_BIN, plugins_on_path
 from tools.processes import (
     pid_alive,
     port_holders,
@@ -161,6 +161,7 @@ class AirflowStack:
             self.pidfile(name).write_text(f"{proc.pid}\n")
         if "api-server" in self.components:
             self._wait_healthy(api_log, api_log_start)
+            self.set_writer_pool()  # before any DAG is unpaused: a task in a pool that does not exist never runs
             for dag_id in self.dag_ids:
                 self._wait_for_dag_and_unpause(dag_id)
 
@@ -276,6 +277,25 @@ class AirflowStack:
                     raise
                 self._token = None  # expired: log in again, once
         raise AssertionError("unreachable")
+
+    def set_writer_pool(self) -> None:
+        """Create the warehouse writers' pool (``sparkify.operating``), or resize it to SPARKIFY_WRITER_POOL_SLOTS."""
+        plugins_on_path()
+        from sparkify import operating
+
+        name = operating.WRITER_POOL
+        body = {
+            "name": name,
+            "slots": operating.writer_pool_slots(self.env()),
+            "description": operating.WRITER_POOL_DESCRIPTION,
+            "include_deferred": False,
+        }
+        try:
+            self.api("PATCH", f"pools/{name}", body)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise
+            self.api("POST", "pools", body)
 
     def _wait_for_dag_and_unpause(self, dag_id: str, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout

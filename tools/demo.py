@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 
-from tools.paths import ROOT
+from tools.paths import ROOT, plugins_on_path
 from tools.stack import env
 from tools.targets import SettingsError, enter_local
 
@@ -76,7 +76,7 @@ def run_interval(logical_date: datetime, verbose: bool, daily: bool) -> tuple[da
     if _DAG is None:
         if not verbose:
             os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
-        sys.path[:0] = [str(ROOT / "plugins")]
+        plugins_on_path()
         _DAG = load_dag(daily)
     logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
     run = _DAG.test(logical_date=logical_date)

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools.paths import LOCAL, ROOT
+from tools.paths import LOCAL, plugins_on_path
 from tools.stack import env
 from tools.targets import SettingsError, enter_local
 
@@ -29,8 +29,7 @@ def main() -> None:
         enter_local(env())  # the local warehouse, whatever the shell exports
     except SettingsError as exc:
         sys.exit(f"refused: {exc}")
-    if str(ROOT / "plugins") not in sys.path:  # as Airflow puts its plugins folder on the path
-        sys.path[:0] = [str(ROOT / "plugins")]
+    plugins_on_path()
     started = time.monotonic()
     from sparkify import engines, publication
     from sparkify.analytics import report, tables

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 
 # What each task may take before Airflow stops it (its transaction rolls back; a retry starts clean).
@@ -39,6 +40,7 @@ DEADLINE = "3h"  # after an interval ends, by when it must be loaded, checked an
 # writer at a time across the hourly, daily and analytics DAGs: runs of the same day never overlap on a table.
 WRITER_POOL = "sparkify_warehouse_writers"
 WRITER_POOL_SLOTS = 1
+WRITER_POOL_DESCRIPTION = "Every task that writes the Sparkify warehouse, in every DAG (sparkify.operating)"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours"}
@@ -92,9 +94,9 @@ def deadline() -> timedelta:
     return setting("SPARKIFY_DEADLINE", DEADLINE)
 
 
-def writer_pool_slots() -> int:
+def writer_pool_slots(environ: Mapping[str, str] = os.environ) -> int:
     """``SPARKIFY_WRITER_POOL_SLOTS``: the writer pool's size, set on the pool when a stack starts."""
-    text = os.environ.get("SPARKIFY_WRITER_POOL_SLOTS", str(WRITER_POOL_SLOTS))
+    text = environ.get("SPARKIFY_WRITER_POOL_SLOTS", str(WRITER_POOL_SLOTS))
     if not text.strip().isdigit() or int(text) < 1:
         raise SettingError(f"SPARKIFY_WRITER_POOL_SLOTS={text!r}: expected a whole number of slots, at least 1")
     return int(text)

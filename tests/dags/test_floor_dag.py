@@ -25,6 +25,7 @@ def test_floor_has_the_etl_tasks_dependencies_and_run_settings():
     assert type(floor.timetable) is type(etl.timetable)
     assert floor.max_active_runs == etl.max_active_runs
     assert {t.task_id: t.retries for t in floor.tasks} == {t.task_id: t.retries for t in etl.tasks}
+    assert {t.task_id: t.pool for t in floor.tasks} == {t.task_id: t.pool for t in etl.tasks}
     assert floor.get_task("end").task_type == etl.get_task("end").task_type == "EmptyOperator"
 
 

@@ -28,6 +28,7 @@ def test_graph_shape(dag):
     dims = ["load_users", "load_songs", "load_artists", "load_time"]
     assert edges == {
         ("begin", "stage_events"),
+        ("wait_for_events", "stage_events"),
         ("begin", "stage_songs"),
         ("stage_events", "load_songplays"),
         ("stage_songs", "load_songplays"),
@@ -46,6 +47,7 @@ def test_operators_are_the_project_operators(dag):
     assert {kinds[d] for d in ("load_users", "load_songs", "load_artists", "load_time")} == {"LoadDimensionOperator"}
     assert kinds["run_quality_checks"] == "DataQualityOperator"
     assert kinds["publish"] == "PublishIntervalOperator"
+    assert kinds["wait_for_events"] == "WaitForS3ObjectSensor"
 
 
 def test_the_gate_runs_whatever_the_checks_said_and_decides_from_their_results(dag):
@@ -130,7 +132,7 @@ spec = importlib.util.spec_from_file_location("d", {str(ROOT / "dags" / "sparkif
 m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
 print(len(m.dag.tasks))
 """)
-    assert lines[-1] == "11"
+    assert lines[-1] == "12"
 
 
 @pytest.mark.parametrize(
@@ -254,7 +256,7 @@ def test_every_task_that_works_has_a_time_limit_and_every_run_has_one(dag):
     for d in DagBag(dag_folder=str(ROOT / "dags")).dags.values():
         assert d.dagrun_timeout == duration(RUN_TIMEOUT, "default"), d.dag_id
         for task in d.tasks:
-            if task.task_id == "end":  # an EmptyOperator never runs on a worker
+            if task.task_id in ("end", "wait_for_events"):  # never runs on a worker; waits up to its own limit
                 continue
             assert task.execution_timeout == duration(TASK_TIMEOUTS[task.task_id], "default"), (d.dag_id, task)
 
@@ -292,3 +294,33 @@ def test_a_bad_setting_fails_the_import_naming_the_variable(monkeypatch, env, me
         monkeypatch.setenv(name, value)
     with pytest.raises(SettingError, match=message):
         load_etl_module()
+
+
+def test_every_warehouse_writer_of_every_dag_takes_a_slot_of_the_one_writer_pool():
+    """Hourly, daily and analytics runs write the same warehouse: one pool keeps their writers apart."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from sparkify.operating import WRITER_POOL
+
+    dags = DagBag(dag_folder=str(ROOT / "dags")).dags
+    pools = {(d.dag_id, t.task_id): t.pool for d in dags.values() for t in d.tasks}
+    writers = {k for k in pools if k[0] != "sparkify_analytics" and k[1] not in ("wait_for_events", "end")}
+    writers.add(("sparkify_analytics", "build_analytics_tables"))
+    assert {k for k, pool in pools.items() if pool == WRITER_POOL} == writers
+    assert pools[("sparkify_etl", "wait_for_events")] == "default_pool"  # deferred, it holds no slot anyway
+    assert pools[("sparkify_analytics", "publish_report")] == "default_pool"  # writes the work bucket only
+
+
+def test_the_day_file_is_waited_for_deferrably_up_to_the_input_wait(dag, monkeypatch):
+    from sparkify.operating import input_poke, input_wait
+
+    wait = dag.get_task("wait_for_events")
+    assert wait.deferrable is True
+    assert (wait.timeout, wait.poke_interval) == (input_wait().total_seconds(), input_poke().total_seconds())
+    assert wait.bucket_key == dag.get_task("stage_events").s3_key  # the object stage_events reads
+    assert wait.bucket_name == dag.get_task("stage_events").s3_bucket
+    assert dag.dagrun_timeout > input_wait()
+    monkeypatch.setenv("SPARKIFY_INPUT_WAIT", "30m")
+    monkeypatch.setenv("SPARKIFY_INPUT_POKE", "10s")
+    waits = load_etl_module().dag.get_task("wait_for_events")
+    assert (waits.timeout, waits.poke_interval) == (1800, 10)

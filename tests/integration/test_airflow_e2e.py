@@ -62,7 +62,7 @@ def test_the_dag_is_visible_unpaused_and_documented(airflow):
     assert details["is_paused"] is False
     assert "S3 JSON → warehouse star schema" in details["doc_md"]
     tasks = {t["task_id"]: t for t in af.api("GET", "dags/sparkify_etl/tasks")["tasks"]}
-    assert len(tasks) == 11
+    assert len(tasks) == 12
     assert all(t["doc_md"] for t in tasks.values())
     assert details["timetable_description"].startswith("Every hour")
 
@@ -375,5 +375,5 @@ def test_a_run_succeeds_on_a_separate_celery_worker(celery_airflow, generated_da
         assert task in worker_log  # executed by the worker process, not the scheduler
     tis = af.api("GET", "dags/sparkify_etl/dagRuns/celery_run/taskInstances")["task_instances"]
     assert {ti["state"] for ti in tis} == {"success"}
-    assert len(tis) == 11
+    assert len(tis) == 12
     assert {ip for _, ip, _ in af.listening()} == {"127.0.0.1"}  # the worker's log server is not started

@@ -92,6 +92,15 @@ def test_airflow_services_run_celery_from_our_image_with_the_project_mounted(sta
     )
 
 
+def test_init_creates_the_writer_pool_every_dag_uses(stack):
+    from sparkify.operating import WRITER_POOL, WRITER_POOL_DESCRIPTION, WRITER_POOL_SLOTS
+
+    script = " ".join(stack["services"]["airflow-init"]["command"])
+    # compose prints the shell's $ escaped, as written: $${…}
+    assert f'airflow pools set {WRITER_POOL} "$${{SPARKIFY_WRITER_POOL_SLOTS:-{WRITER_POOL_SLOTS}}}"' in script
+    assert WRITER_POOL_DESCRIPTION in script
+
+
 def test_the_dockerfile_installs_requirements():
     text = (ROOT / "Dockerfile").read_text()
     assert "FROM apache/airflow:3.3.2" in text

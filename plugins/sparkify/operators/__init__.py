@@ -6,6 +6,7 @@ from sparkify.operators.load import LoadDimensionOperator, LoadFactOperator
 from sparkify.operators.publish import PublishIntervalOperator
 from sparkify.operators.schema import CreateTablesOperator
 from sparkify.operators.stage import StageToRedshiftOperator
+from sparkify.operators.wait import WaitForS3ObjectSensor
 
 __all__ = [
     "BuildAnalyticsTablesOperator",
@@ -16,4 +17,5 @@ __all__ = [
     "PublishIntervalOperator",
     "PublishReportOperator",
     "StageToRedshiftOperator",
+    "WaitForS3ObjectSensor",
 ]

@@ -33,7 +33,6 @@ TEST_STATE = paths.LOCAL / "tests"  # test stacks' homes, locks and shared resul
 # Ports of what the tests start themselves (api-server; the task log server takes the next one), all below the
 # ephemeral port range (see tools/stack.py). The suite fails if any of them is still bound when it ends.
 AIRFLOW_TEST_PORT = 28180  # test_airflow_e2e.py
-AIRFLOW_OPERATING_PORT = 28182  # test_airflow_operating.py
 REDIS_TEST_PORT = 26379
 REHEARSAL_AWS_PORT = 28190  # tests/rehearsal: moto's server with IAM enforcement
 
@@ -41,7 +40,7 @@ REHEARSAL_AWS_PORT = 28190  # tests/rehearsal: moto's server with IAM enforcemen
 def _ports_the_tests_bind() -> list[int]:
     from bench.dag_bench import BENCH_PORT
 
-    return [p + i for p in (AIRFLOW_TEST_PORT, AIRFLOW_OPERATING_PORT, BENCH_PORT) for i in range(2)] + [
+    return [p + i for p in (AIRFLOW_TEST_PORT, BENCH_PORT) for i in range(2)] + [
         REDIS_TEST_PORT,
         REHEARSAL_AWS_PORT,
     ]
@@ -56,7 +55,6 @@ SLOW_FILES = (
     "test_course_hours.py",
     "test_course_users.py",
     "test_airflow_e2e.py",
-    "test_airflow_operating.py",
     "test_airflow_runs.py",
     "test_day_one_on_aws.py",
 )

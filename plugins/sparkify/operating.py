@@ -1,4 +1,4 @@
-"""How the DAGs behave as a production deployment: time limits, the wait for late input, the deadline, the pool.
+"""How the DAGs behave as a production deployment: time limits, the wait for late input, the writer pool.
 
 Every setting has a default and an environment variable that overrides it. The variables are read when a DAG file
 is parsed (no I/O), so set them for every Airflow process alike — scheduler, dag-processor, workers and triggerer
@@ -34,7 +34,6 @@ TASK_TIMEOUTS = {
 RUN_TIMEOUT = "4h"  # a whole run, the wait for late input included
 INPUT_WAIT = "2h"  # how long an interval waits for its day's log file before it fails
 INPUT_POKE = "1m"  # how often the triggerer looks for it meanwhile
-DEADLINE = "3h"  # after an interval ends, by when it must be loaded, checked and published
 
 # Every task that writes the warehouse, in every DAG, takes a slot of this pool. One slot (the default) means one
 # writer at a time across the hourly, daily and analytics DAGs: runs of the same day never overlap on a table.
@@ -87,11 +86,6 @@ def run_timeout() -> timedelta:
             "its input the whole time still has to load it"
         )
     return run
-
-
-def deadline() -> timedelta:
-    """``SPARKIFY_DEADLINE``: by when after its interval's end an interval must be loaded, checked and published."""
-    return setting("SPARKIFY_DEADLINE", DEADLINE)
 
 
 def writer_pool_slots(environ: Mapping[str, str] = os.environ) -> int:

@@ -101,10 +101,37 @@ def test_init_creates_the_writer_pool_every_dag_uses(stack):
     assert WRITER_POOL_DESCRIPTION in script
 
 
-def test_the_dockerfile_installs_requirements():
+def test_the_image_installs_the_locked_versions_bakes_in_the_project_and_runs_as_airflow():
     text = (ROOT / "Dockerfile").read_text()
-    assert "FROM apache/airflow:3.3.2" in text
-    assert "requirements.txt" in text
+    assert "FROM apache/airflow:3.3.2-python3.11" in text
+    assert "-r /opt/sparkify/requirements.txt -c /opt/sparkify/constraints.txt" in text  # the lock's versions
+    for folder in ("dags", "plugins", "include"):
+        assert f"COPY --chown=airflow:root {folder}/ /opt/airflow/{folder}/" in text
+    users = [line.split()[1] for line in text.splitlines() if line.startswith("USER ")]
+    assert users == ["airflow"]  # the official image's non-root user, and nothing switches to root
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".env", ".venv", ".local", ".git"} <= set(ignored)  # secrets and local state never reach the build
+
+
+def test_the_dockerfile_constraints_are_the_lock_without_hashes(tmp_path):
+    """The sed the image runs turns requirements.lock into a constraints file pip accepts: every pin, no hash."""
+    import re
+
+    script = re.search(r"RUN sed (.+?) /opt/sparkify/requirements.lock", (ROOT / "Dockerfile").read_text()).group(1)
+    out = subprocess.run(
+        f"sed {script} requirements.lock", shell=True, cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    pins = [line for line in out.splitlines() if "==" in line and not line.startswith("#")]
+    locked = [
+        line for line in (ROOT / "requirements.lock").read_text().splitlines() if re.match(r"^[a-z0-9].*==", line)
+    ]
+    assert pins == [line.rstrip(" \\") for line in locked]
+    assert "--hash" not in out
+
+
+def test_compose_seeds_the_live_days(stack):
+    script = " ".join(stack["services"]["seed"]["command"])
+    assert "python -m tools.seed --live" in script
 
 
 def test_the_aws_example_reads_connections_from_secrets_manager_and_holds_no_password(secrets_file):

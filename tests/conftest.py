@@ -50,12 +50,12 @@ def _ports_the_tests_bind() -> list[int]:
 # files to workers in collection order, so these start first and the many quick files fill the gaps, instead of
 # the longest file starting last (xdist's default order is by number of tests).
 SLOW_FILES = (
+    "test_airflow_e2e.py",  # the longest: one Airflow stack, its tests one after the other
     "test_bench.py",
+    "test_airflow_runs.py",
     "test_course_month.py",
     "test_course_hours.py",
     "test_course_users.py",
-    "test_airflow_e2e.py",
-    "test_airflow_runs.py",
     "test_day_one_on_aws.py",
 )
 

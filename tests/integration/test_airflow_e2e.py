@@ -216,6 +216,7 @@ def test_an_hour_whose_blocking_check_fails_is_held_back_and_starts_no_analytics
     assert "accepted_values: users.level" in failed
     time.sleep(20)  # scheduler loops in which a (wrong) asset-triggered run would be created
     assert len(analytics_runs(af)) == before
+    af.api("PATCH", "dags/sparkify_analytics", {"is_paused": True})  # the tests below do not follow it
 
 
 def task_instance(af, dag_id: str, run_id: str, task_id: str) -> dict:
@@ -283,7 +284,7 @@ def test_a_cli_backfill_completes_every_hour(airflow, generated_data):
             "--from-date",
             "2018-11-16T10:00:00+00:00",
             "--to-date",
-            "2018-11-16T13:00:00+00:00",
+            "2018-11-16T11:00:00+00:00",
         ],
         env=env,
         capture_output=True,
@@ -298,7 +299,7 @@ def test_a_cli_backfill_completes_every_hour(airflow, generated_data):
             break
         time.sleep(3)
     hours = sorted(r["logical_date"] for r in runs)
-    assert hours[:3] == ["2018-11-16T10:00:00Z", "2018-11-16T11:00:00Z", "2018-11-16T12:00:00Z"]
+    assert hours == ["2018-11-16T10:00:00Z", "2018-11-16T11:00:00Z"]
     assert {r["state"] for r in runs} == {"success"}
     plays = plays_per_hour(generated_data)
     for r in runs:

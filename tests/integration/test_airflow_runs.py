@@ -24,6 +24,8 @@ def airflow_db(local_stack) -> Iterator[dict[str, str]]:
 
     Its own, because the benchmark's smoke test runs ``airflow dags test`` of the same DAG and hours in the shared
     ``airflow`` DB, possibly at the same time on another pytest worker: one run per (DAG, logical date) in a DB.
+    The module's first test runs one ``dags test`` alone: it writes the DAGs into the new DB, which two at once
+    would race to do.
     """
     from tools import postgres_server
     from tools.airflow_stack import AirflowStack
@@ -63,55 +65,26 @@ def finish(proc: subprocess.Popen) -> str:
     return out
 
 
-def test_dags_test_processes_the_hour_starting_at_the_logical_date(airflow_db, generated_bucket, new_warehouse):
-    wh = new_warehouse("dagstest")
-    out = finish(dags_test(airflow_db, "2018-11-15T16:00:00+00:00", wh.conn_uri, generated_bucket))
-    assert "data_interval_start=2018-11-15 16:00:00+00:00, data_interval_end=2018-11-15 17:00:00+00:00" in out
-    outside = wh.scalar(
-        "SELECT COUNT(*) FROM songplays WHERE start_time < '2018-11-15 16:00' OR start_time >= '2018-11-15 17:00'"
-    )
-    assert outside == 0
-    assert wh.scalar("SELECT COUNT(*) FROM songplays") > 0
-    assert "staged " in out  # the task logs say what happened, with counts
-    assert "rows selected" in out
-
-
-@pytest.mark.parametrize(
-    "hours",
-    [
-        ("2018-11-15T16:00:00+00:00", "2018-11-15T17:00:00+00:00"),
-        ("2018-11-15T23:00:00+00:00", "2018-11-16T00:00:00+00:00"),
-    ],
-    ids=["same-day", "across-midnight"],
-)
-def test_two_hours_at_once_equal_one_after_the_other(airflow_db, generated_bucket, new_warehouse, hours):
-    concurrent = new_warehouse("concurrent")
-    procs = [dags_test(airflow_db, h, concurrent.conn_uri, generated_bucket) for h in hours]
-    for proc in procs:
-        finish(proc)
-
-    sequential = new_warehouse("sequential")
-    os.environ["AIRFLOW_CONN_REDSHIFT"] = sequential.conn_uri  # restored by new_warehouse's monkeypatch
-    dag = load_dag()
-    for h in hours:
-        start = utc(int(h[:4]), int(h[5:7]), int(h[8:10]), int(h[11:13]))
-        run_tasks(dag, start, start + timedelta(hours=1), bucket=generated_bucket)
-
-    got, want = concurrent.snapshot(), sequential.snapshot()
-    assert got == want
-    assert len(want["songplays"]) > 0
-
-
-def test_openlineage_events_name_what_each_task_read_and_wrote(airflow_db, generated_bucket, new_warehouse, tmp_path):
-    """OpenLineage's file transport (offline): S3 → staging → star schema, with schemas, row counts and the
-    quality task's results as data-quality assertions."""
+def test_dags_test_loads_the_hour_at_its_logical_date_and_reports_its_lineage(
+    airflow_db, generated_bucket, new_warehouse, tmp_path
+):
+    """One ``airflow dags test``: the hour starting at the logical date is loaded, the task logs say what happened
+    with counts, and OpenLineage's file transport (offline) has S3 → staging → star schema, with schemas, row counts
+    and the quality task's results as data-quality assertions."""
     import json
 
     wh = new_warehouse("lineage")
     events_file = tmp_path / "openlineage.jsonl"
     transport = json.dumps({"type": "file", "log_file_path": str(events_file), "append": True})
     lineage = {"AIRFLOW__OPENLINEAGE__TRANSPORT": transport, "AIRFLOW__OPENLINEAGE__NAMESPACE": "sparkify-test"}
-    finish(dags_test(airflow_db, "2018-11-15T16:00:00+00:00", wh.conn_uri, generated_bucket, **lineage))
+    out = finish(dags_test(airflow_db, "2018-11-15T16:00:00+00:00", wh.conn_uri, generated_bucket, **lineage))
+    assert "data_interval_start=2018-11-15 16:00:00+00:00, data_interval_end=2018-11-15 17:00:00+00:00" in out
+    outside = wh.scalar(
+        "SELECT COUNT(*) FROM songplays WHERE start_time < '2018-11-15 16:00' OR start_time >= '2018-11-15 17:00'"
+    )
+    assert outside == 0
+    assert "staged " in out  # the task logs say what happened, with counts
+    assert "rows selected" in out
     events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
     complete = {e["job"]["name"].rsplit(".", 1)[-1]: e for e in events if e["eventType"] == "COMPLETE"}
     warehouse = f"postgres://{wh.dsn.split('@', 1)[1].split('/', 1)[0]}"
@@ -154,6 +127,32 @@ def test_openlineage_events_name_what_each_task_read_and_wrote(airflow_db, gener
     assert (unique["success"], unique["column"], unique["actual"]) == (True, "songplay_id", "0")
     stored = wh.scalar("SELECT COUNT(*) FROM quality_results")
     assert quality["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == stored
+
+
+@pytest.mark.parametrize(
+    "hours",
+    [
+        ("2018-11-15T16:00:00+00:00", "2018-11-15T17:00:00+00:00"),
+        ("2018-11-15T23:00:00+00:00", "2018-11-16T00:00:00+00:00"),
+    ],
+    ids=["same-day", "across-midnight"],
+)
+def test_two_hours_at_once_equal_one_after_the_other(airflow_db, generated_bucket, new_warehouse, hours):
+    concurrent = new_warehouse("concurrent")
+    procs = [dags_test(airflow_db, h, concurrent.conn_uri, generated_bucket) for h in hours]
+    for proc in procs:
+        finish(proc)
+
+    sequential = new_warehouse("sequential")
+    os.environ["AIRFLOW_CONN_REDSHIFT"] = sequential.conn_uri  # restored by new_warehouse's monkeypatch
+    dag = load_dag()
+    for h in hours:
+        start = utc(int(h[:4]), int(h[5:7]), int(h[8:10]), int(h[11:13]))
+        run_tasks(dag, start, start + timedelta(hours=1), bucket=generated_bucket)
+
+    got, want = concurrent.snapshot(), sequential.snapshot()
+    assert got == want
+    assert len(want["songplays"]) > 0
 
 
 @pytest.fixture

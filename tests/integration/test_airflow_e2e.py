@@ -251,6 +251,14 @@ def test_an_hour_waits_for_its_late_file_in_the_triggerer_and_loads_when_it_land
         assert default_pool["running_slots"] == 0, default_pool  # no worker slot spent on waiting
         assert default_pool["deferred_slots"] >= 2
         assert task_instance(af, "sparkify_etl", "late_file", "stage_events")["state"] in (None, "none", "scheduled")
+        # The file lands once the scheduler has seen the deferring process end: landing sooner races Airflow 3.3's
+        # handling of that process's exit, which sends the resumed wait to a retry (apache/airflow#72716).
+        seen = re.compile(
+            r"TaskInstance Finished: dag_id=sparkify_etl, task_id=wait_for_events, run_id=late_file, .*state=deferred"
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not seen.search((af.home / "logs" / "scheduler.log").read_text()):
+            time.sleep(1)
 
         shifted = [  # 2018-11-16's events as 2018-12-01's: the file that arrives late
             json.dumps({**e, "ts": e["ts"] + 15 * 86_400_000})

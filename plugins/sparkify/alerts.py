@@ -1,4 +1,4 @@
-"""Alerts — a task that failed for good (a quality check included), an interval past its deadline — by mail and Slack.
+"""Alerts when a task fails for good — a quality check included — by mail and to Slack.
 
 Each channel is off until its connection exists, and one alert goes to every channel that is on:
 
@@ -7,9 +7,9 @@ Each channel is off until its connection exists, and one alert goes to every cha
 * ``slack_alerts`` — a Slack Incoming Webhook connection (``slackwebhook``; the webhook's token or URL as its
   password); sent through the slack provider's ``SlackWebhookNotifier``.
 
-Every channel carries the same content (:class:`Alert`): which DAG and interval, which task failed or how late the
-interval is, why — for the quality task each failed check with what was observed and what was expected — and a
-link to the task's log; as HTML in a mail, as Block Kit in Slack. A channel that fails to send is logged, never
+Every channel carries the same content (:class:`Alert`): which DAG and interval, which task failed, why — for the
+quality task each failed check with what was observed and what was expected — and a link to the task's log; as
+HTML in a mail, as Block Kit in Slack. A channel that fails to send is logged, never
 raised: the task's own failure is what the run reports.
 """
 

@@ -24,8 +24,10 @@ ARGS = [
 @contextlib.contextmanager
 def chromium() -> Iterator[Any]:
     """A launched headless browser, closed at the end; fails (not skips) when chromium is missing."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # The suite keeps both cores busy: a page of the api-server may take longer than playwright's 5 s default.
+    expect.set_options(timeout=30_000)
     path = shutil.which("chromium") or "/usr/bin/chromium"
     if not os.path.exists(path):
         pytest.fail("Debian's chromium is missing: `make test` installs it (apt-get install chromium)")
@@ -35,3 +37,4 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+            expect.set_options(timeout=5_000)

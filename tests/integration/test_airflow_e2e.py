@@ -334,9 +334,7 @@ def test_a_run_triggered_from_the_web_ui_succeeds(airflow):
         page.get_by_label("Password").fill(af.password())
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url("**/dags/sparkify_etl**")
-        expect(page.get_by_text("stage_events").first).to_be_visible(
-            timeout=30_000
-        )  # the first page load waits on a busy api-server
+        expect(page.get_by_text("stage_events").first).to_be_visible()
 
         page.get_by_role("button", name="Trigger").first.click()
         dialog = page.get_by_role("dialog")

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.parse
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -137,17 +138,26 @@ def analytics_runs(af) -> list[dict]:
     return af.api("GET", "dags/sparkify_analytics/dagRuns?limit=100&order_by=run_after")["dag_runs"]
 
 
-def wait_for_analytics(af, at_least: int, timeout: float = 180, settle: float = 20) -> list[dict]:
-    """The analytics DAG's runs once at least ``at_least`` exist, all finished, and no new one came for ``settle``
-    seconds (one ETL run can start it twice: its loads' events may land in two scheduler loops)."""
+def queued_analytics_events(af) -> list[dict]:
+    """Asset events the scheduler has queued for sparkify_analytics but not yet turned into a run."""
+    return af.api("GET", "dags/sparkify_analytics/assets/queuedEvents")["queued_events"]
+
+
+def asset_events(af, run_id: str, since: str | None = None) -> list[dict]:
+    """The asset events sparkify_etl's run ``run_id`` emitted (after ``since``, an ISO timestamp)."""
+    since_filter = f"&timestamp_gte={urllib.parse.quote(since)}" if since else ""
+    path = f"assets/events?source_dag_id=sparkify_etl&source_run_id={run_id}&limit=100{since_filter}"
+    return af.api("GET", path)["asset_events"]
+
+
+def wait_for_analytics(af, at_least: int, timeout: float = 180) -> list[dict]:
+    """The analytics DAG's runs once at least ``at_least`` exist, all finished, and no asset event is queued for
+    it (so no further run is coming from what the ETL runs emitted so far)."""
     deadline = time.monotonic() + timeout
-    seen, quiet_since = -1, time.monotonic()
     while time.monotonic() < deadline:
         runs = analytics_runs(af)
-        if len(runs) != seen:
-            seen, quiet_since = len(runs), time.monotonic()
         finished = all(r["state"] in ("success", "failed") for r in runs)
-        if len(runs) >= at_least and finished and time.monotonic() - quiet_since >= settle:
+        if len(runs) >= at_least and finished and not queued_analytics_events(af):
             return runs
         time.sleep(2)
     raise AssertionError(f"sparkify_analytics: {len(analytics_runs(af))} runs, wanted {at_least} finished")
@@ -184,7 +194,9 @@ def test_the_analytics_dag_follows_the_etl_runs_that_change_the_tables(airflow, 
     assert run["state"] == "success"
     log = json.dumps(af.api("GET", "dags/sparkify_etl/dagRuns/rest_api_test/taskInstances/load_songplays/logs/2"))
     assert "asset sparkify.public.songplays: no event (no rows changed)" in log, log[:3000]
-    time.sleep(20)  # scheduler loops in which a (wrong) asset-triggered run would be created
+    rerun_events = {e["name"] for e in asset_events(af, "rest_api_test", since=before["end_date"])}
+    assert rerun_events == {"sparkify.public.quality_results"}  # each check stores its result; no table changed
+    assert queued_analytics_events(af) == []
     assert len(analytics_runs(af)) == len(runs)
 
 
@@ -192,7 +204,7 @@ def test_an_hour_whose_blocking_check_fails_is_held_back_and_starts_no_analytics
     """Under the scheduler: a user with level 'gold' fails accepted_values (error) — the run is red, the gate records
     the hour as held back with the check, and sparkify_analytics does not run."""
     af, wh = airflow
-    before = len(wait_for_analytics(af, at_least=1, settle=0))
+    before = len(wait_for_analytics(af, at_least=1))
     wh.execute("INSERT INTO users (user_id, level, last_seen_at) VALUES ('bad-gold', 'gold', '2018-11-01')")
     try:
         af.api(
@@ -214,7 +226,9 @@ def test_an_hour_whose_blocking_check_fails_is_held_back_and_starts_no_analytics
     )
     assert status == "held_back"
     assert "accepted_values: users.level" in failed
-    time.sleep(20)  # scheduler loops in which a (wrong) asset-triggered run would be created
+    published = [e for e in asset_events(af, "held_back_test") if e["name"].endswith(".publications")]
+    assert published == []  # a task emits its events as it finishes: the gate emitted none
+    assert queued_analytics_events(af) == []
     assert len(analytics_runs(af)) == before
     af.api("PATCH", "dags/sparkify_analytics", {"is_paused": True})  # the tests below do not follow it
 

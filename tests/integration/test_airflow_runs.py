@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 
@@ -127,32 +125,6 @@ def test_dags_test_loads_the_hour_at_its_logical_date_and_reports_its_lineage(
     assert (unique["success"], unique["column"], unique["actual"]) == (True, "songplay_id", "0")
     stored = wh.scalar("SELECT COUNT(*) FROM quality_results")
     assert quality["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == stored
-
-
-@pytest.mark.parametrize(
-    "hours",
-    [
-        ("2018-11-15T16:00:00+00:00", "2018-11-15T17:00:00+00:00"),
-        ("2018-11-15T23:00:00+00:00", "2018-11-16T00:00:00+00:00"),
-    ],
-    ids=["same-day", "across-midnight"],
-)
-def test_two_hours_at_once_equal_one_after_the_other(airflow_db, generated_bucket, new_warehouse, hours):
-    concurrent = new_warehouse("concurrent")
-    procs = [dags_test(airflow_db, h, concurrent.conn_uri, generated_bucket) for h in hours]
-    for proc in procs:
-        finish(proc)
-
-    sequential = new_warehouse("sequential")
-    os.environ["AIRFLOW_CONN_REDSHIFT"] = sequential.conn_uri  # restored by new_warehouse's monkeypatch
-    dag = load_dag()
-    for h in hours:
-        start = utc(int(h[:4]), int(h[5:7]), int(h[8:10]), int(h[11:13]))
-        run_tasks(dag, start, start + timedelta(hours=1), bucket=generated_bucket)
-
-    got, want = concurrent.snapshot(), sequential.snapshot()
-    assert got == want
-    assert len(want["songplays"]) > 0
 
 
 @pytest.fixture

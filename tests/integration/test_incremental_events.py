@@ -50,15 +50,35 @@ def test_a_day_object_is_read_once_and_a_new_version_replaces_exactly_its_rows(b
     assert third["load_songplays"]["inserted"] == 1
 
 
-def test_hours_of_one_day_at_the_same_time_give_the_tables_of_one_after_the_other(bucket, new_warehouse):
+def equal_at_once_and_one_after_the_other(bucket: str, new_warehouse, hours: list[tuple]) -> list[dict]:
+    """Loads ``hours`` one after the other, then all at once (4 threads, each its own connection) into another
+    warehouse; asserts the tables are equal and returns the concurrent runs' results."""
+    tables = ("staging_events", "songplays", "users", "time")
     sequential = new_warehouse("events_sequential")
-    for h in range(6):
-        run_tasks(load_dag(), *hour(h), bucket=bucket, task_ids=LOAD)
-    expected = sequential.snapshot(("staging_events", "songplays", "users", "time"))
+    for interval in hours:
+        run_tasks(load_dag(), *interval, bucket=bucket, task_ids=LOAD)
+    expected = sequential.snapshot(tables)
+    assert len(expected["songplays"]) == len(hours)  # one play per hour
 
     concurrent = new_warehouse("events_concurrent")
-    dags = [load_dag() for _ in range(6)]  # parsing is not thread-safe; running is
+    dags = [load_dag() for _ in hours]  # parsing is not thread-safe; running is
     with concurrent.as_redshift_connection(), ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda h: run_tasks(dags[h], *hour(h), bucket=bucket, task_ids=LOAD), range(6)))
-        assert sum(r["stage_events"]["objects_read"] for r in results) == 1  # one hour staged it; the rest waited
-        assert concurrent.snapshot(("staging_events", "songplays", "users", "time")) == expected
+        runs = [(dag, interval) for dag, interval in zip(dags, hours, strict=True)]
+        results = list(pool.map(lambda r: run_tasks(r[0], *r[1], bucket=bucket, task_ids=LOAD), runs))
+        assert concurrent.snapshot(tables) == expected
+    return results
+
+
+def test_hours_of_one_day_at_the_same_time_give_the_tables_of_one_after_the_other(bucket, new_warehouse):
+    results = equal_at_once_and_one_after_the_other(bucket, new_warehouse, [hour(h) for h in range(6)])
+    assert sum(r["stage_events"]["objects_read"] for r in results) == 1  # one hour staged it; the rest waited
+
+
+def test_hours_either_side_of_midnight_at_the_same_time_give_the_tables_of_one_after_the_other(bucket, new_warehouse):
+    """Two day objects, each staged by one of the hours that read it, the day's rows kept apart by the other."""
+    next_day = [event(100 + i, ts=1542326400000 + i * 3_600_000 + 17) for i in range(24)]  # one play per hour of 11-16
+    put(bucket, KEY.replace("2018-11-15", "2018-11-16"), next_day)
+    hours = [(utc(2018, 11, 15, 22), utc(2018, 11, 15, 23)), (utc(2018, 11, 15, 23), utc(2018, 11, 16, 0))]
+    hours += [(utc(2018, 11, 16, 0), utc(2018, 11, 16, 1)), (utc(2018, 11, 16, 1), utc(2018, 11, 16, 2))]
+    results = equal_at_once_and_one_after_the_other(bucket, new_warehouse, hours)
+    assert sum(r["stage_events"]["objects_read"] for r in results) == 2

@@ -12,7 +12,11 @@ from typing import ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
-from sparkify.timetables import DailyDataIntervalTimetable, HourlyDataIntervalTimetable
+from sparkify.timetables import (
+    DailyDataIntervalTimetable,
+    HourlyDataIntervalTimetable,
+    QuarterHourlyDataIntervalTimetable,
+)
 
 # What the ETL's tasks import when they run: the operators (psycopg, engines, ingest), the warehouse and S3 hooks,
 # and the staging encoders.
@@ -30,4 +34,8 @@ for _module in TASK_MODULES:
 
 class SparkifyPlugin(AirflowPlugin):
     name = "sparkify"
-    timetables: ClassVar[list] = [HourlyDataIntervalTimetable, DailyDataIntervalTimetable]
+    timetables: ClassVar[list] = [
+        HourlyDataIntervalTimetable,
+        DailyDataIntervalTimetable,
+        QuarterHourlyDataIntervalTimetable,
+    ]

@@ -336,8 +336,8 @@ LOAD_TASKS = [
 ]
 
 
-def load_dag():
-    spec = importlib.util.spec_from_file_location("sparkify_etl_under_test", ROOT / "dags" / "sparkify_etl.py")
+def load_dag(dag_id: str = "sparkify_etl"):
+    spec = importlib.util.spec_from_file_location(f"{dag_id}_under_test", ROOT / "dags" / f"{dag_id}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.dag
@@ -356,13 +356,15 @@ def run_tasks(
     params: dict | None = None,
     asset_events: dict | None = None,
     xcom: dict | None = None,
+    dag_runs: dict | None = None,
 ) -> dict:
     """Render and execute the DAG's tasks (in topological order) for the interval [start, end).
 
     The same operators, SQL and templates as a real run; only the scheduler is left out, so a test can use any
     interval (a whole month) and pick tasks. Returns each task's return value; ``asset_events``, when given,
     receives each task's asset events as ``task_id → [(asset name, extra), ...]``; ``xcom``, when given, keeps
-    the tasks' XComs across calls (a task that failed in one call, read by one run in the next).
+    the tasks' XComs across calls (a task that failed in one call, read by one run in the next); ``dag_runs``
+    stands in for Airflow's runs of other DAGs, as a task sees them: ``(dag_id, logical date) → state``.
     """
     from airflow.sdk import Asset
     from airflow.sdk.execution_time.context import OutletEventAccessors
@@ -384,7 +386,7 @@ def run_tasks(
             "task": op,
             "outlet_events": OutletEventAccessors(),
             "dag_run": _RunStub(run_after=end),
-            "ti": _TaskInstanceStub(task.task_id, xcom),
+            "ti": _TaskInstanceStub(task.task_id, xcom, dag_runs or {}),
         }
         op.render_template_fields(context)
         results[task.task_id] = xcom[(task.task_id, "return_value")] = op.execute(context)
@@ -410,6 +412,7 @@ class _TaskInstanceStub:
 
     task_id: str
     xcom: dict
+    dag_runs: dict
 
     def xcom_push(self, key: str, value) -> None:
         self.xcom[(self.task_id, key)] = value
@@ -418,6 +421,13 @@ class _TaskInstanceStub:
         if isinstance(task_ids, str):
             return self.xcom.get((task_ids, key))
         return [self.xcom.get((t, key)) for t in task_ids]
+
+    def get_dr_count(self, dag_id: str, logical_dates=None, run_ids=None, states=None) -> int:
+        return sum(
+            1
+            for (d, date), state in self.dag_runs.items()
+            if d == dag_id and (logical_dates is None or date in logical_dates) and (states is None or state in states)
+        )
 
 
 class _Vars:

@@ -1,4 +1,4 @@
-"""How the DAGs behave as a production deployment: time limits, the wait for late input, the writer pool.
+"""How the DAGs behave as a production deployment: time limits, the wait for late input, the writer pool, deadlines.
 
 Every setting has a default and an environment variable that overrides it. The variables are read when a DAG file
 is parsed (no I/O), so set them for every Airflow process alike — scheduler, dag-processor, workers and triggerer
@@ -30,10 +30,12 @@ TASK_TIMEOUTS = {
     "publish": "10m",
     "build_analytics_tables": "30m",
     "publish_report": "10m",
+    "check_deadlines": "5m",
 }
 RUN_TIMEOUT = "4h"  # a whole run, the wait for late input included
 INPUT_WAIT = "2h"  # how long an interval waits for its day's log file before it fails
 INPUT_POKE = "1m"  # how often the triggerer looks for it meanwhile
+DEADLINE = "3h"  # how long after an hour's end it must be published to the analysts (sparkify.deadlines)
 
 # Every task that writes the warehouse, in every DAG, takes a slot of this pool. One slot (the default) means one
 # writer at a time across the hourly, daily and analytics DAGs: runs of the same day never overlap on a table.
@@ -75,6 +77,11 @@ def input_wait() -> timedelta:
 def input_poke() -> timedelta:
     """``SPARKIFY_INPUT_POKE``: how often the wait looks for the input."""
     return setting("SPARKIFY_INPUT_POKE", INPUT_POKE)
+
+
+def deadline() -> timedelta:
+    """``SPARKIFY_DEADLINE``: how long after its end an hour must be published before the watch alerts."""
+    return setting("SPARKIFY_DEADLINE", DEADLINE)
 
 
 def run_timeout() -> timedelta:

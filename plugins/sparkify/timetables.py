@@ -51,3 +51,10 @@ class DailyDataIntervalTimetable(_AlignedDataIntervalTimetable):
 
     cron = "0 0 * * *"
     label = "daily [d, d+1) UTC"
+
+
+class QuarterHourlyDataIntervalTimetable(_AlignedDataIntervalTimetable):
+    """Quarter-hour ``[m, m+15)`` UTC data intervals (the deadline watch's cadence)."""
+
+    cron = "*/15 * * * *"
+    label = "every 15 minutes, [m, m+15) UTC"

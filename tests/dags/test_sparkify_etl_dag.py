@@ -20,7 +20,7 @@ def test_dagbag_imports_without_errors():
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
-    assert sorted(bag.dag_ids) == ["sparkify_analytics", "sparkify_etl", "sparkify_etl_daily"]
+    assert sorted(bag.dag_ids) == ["sparkify_analytics", "sparkify_deadlines", "sparkify_etl", "sparkify_etl_daily"]
 
 
 def test_graph_shape(dag):
@@ -304,7 +304,8 @@ def test_every_warehouse_writer_of_every_dag_takes_a_slot_of_the_one_writer_pool
 
     dags = DagBag(dag_folder=str(ROOT / "dags")).dags
     pools = {(d.dag_id, t.task_id): t.pool for d in dags.values() for t in d.tasks}
-    writers = {k for k in pools if k[0] != "sparkify_analytics" and k[1] not in ("wait_for_events", "end")}
+    readers = ("sparkify_analytics", "sparkify_deadlines")
+    writers = {k for k in pools if k[0] not in readers and k[1] not in ("wait_for_events", "end")}
     writers.add(("sparkify_analytics", "build_analytics_tables"))
     assert {k for k, pool in pools.items() if pool == WRITER_POOL} == writers
     assert pools[("sparkify_etl", "wait_for_events")] == "default_pool"  # deferred, it holds no slot anyway

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from sparkify.operating import SettingError, duration, input_wait, task_timeout, writer_pool_slots
+from sparkify.operating import SettingError, deadline, duration, input_wait, task_timeout, writer_pool_slots
 
 
 @pytest.mark.parametrize(
@@ -34,6 +34,9 @@ def test_defaults_and_overrides(monkeypatch):
     monkeypatch.setenv("SPARKIFY_TIMEOUT_STAGE_SONGS", "2h")
     monkeypatch.setenv("SPARKIFY_INPUT_WAIT", "30m")
     assert (task_timeout("stage_songs"), input_wait()) == (timedelta(hours=2), timedelta(minutes=30))
+    assert deadline() == timedelta(hours=3)
+    monkeypatch.setenv("SPARKIFY_DEADLINE", "90m")
+    assert deadline() == timedelta(minutes=90)
 
 
 def test_the_writer_pool_has_at_least_one_slot(monkeypatch):

@@ -2,6 +2,7 @@
 
 from sparkify.operators.analytics import BuildAnalyticsTablesOperator, PublishReportOperator
 from sparkify.operators.data_quality import DataQualityOperator
+from sparkify.operators.deadlines import CheckDeadlinesOperator
 from sparkify.operators.load import LoadDimensionOperator, LoadFactOperator
 from sparkify.operators.publish import PublishIntervalOperator
 from sparkify.operators.schema import CreateTablesOperator
@@ -10,6 +11,7 @@ from sparkify.operators.wait import WaitForS3ObjectSensor
 
 __all__ = [
     "BuildAnalyticsTablesOperator",
+    "CheckDeadlinesOperator",
     "CreateTablesOperator",
     "DataQualityOperator",
     "LoadDimensionOperator",

@@ -233,6 +233,38 @@ def test_an_hour_whose_blocking_check_fails_is_held_back_and_starts_no_analytics
     af.api("PATCH", "dags/sparkify_analytics", {"is_paused": True})  # the tests below do not follow it
 
 
+def test_the_deadline_watch_alerts_on_a_held_back_hour_and_one_whose_run_is_still_queued(airflow):
+    """sparkify_deadlines under the scheduler, on the ledger the tests above left: [20:00, 21:00) is held back, and
+    [19:00, 20:00) has a run of sparkify_etl that stays queued (the DAG paused) — which the watch learns from
+    Airflow through the Task SDK."""
+    af, _ = airflow
+    af.api("PATCH", "dags/sparkify_etl", {"is_paused": True})
+    try:
+        af.api(
+            "POST", "dags/sparkify_etl/dagRuns", {"dag_run_id": "queued_hour", "logical_date": "2018-11-15T19:00:00Z"}
+        )
+        af.api("PATCH", "dags/sparkify_deadlines", {"is_paused": False})
+        for run_id, window in (("watch_queued", "2018-11-15T23:00:00Z"), ("watch_held", "2018-11-16T00:00:00Z")):
+            af.api("POST", "dags/sparkify_deadlines/dagRuns", {"dag_run_id": run_id, "logical_date": window})
+        runs = wait_for_runs(af, [("sparkify_deadlines", "watch_queued"), ("sparkify_deadlines", "watch_held")])
+        logs = {
+            run_id: json.dumps(
+                af.api("GET", f"dags/sparkify_deadlines/dagRuns/{run_id}/taskInstances/check_deadlines/logs/1")
+            )
+            for _, run_id in runs
+        }
+    finally:
+        af.api("PATCH", "dags/sparkify_deadlines", {"is_paused": True})
+        af.api("DELETE", "dags/sparkify_etl/dagRuns/queued_hour")
+        af.api("PATCH", "dags/sparkify_etl", {"is_paused": False})
+    assert {r["state"] for r in runs.values()} == {"success"}  # the watch reports lateness; it is not late itself
+    assert "sparkify_etl [2018-11-15 19:00, 2018-11-15 20:00) UTC: not published, " in logs["watch_queued"]
+    assert "past its deadline (still_running)" in logs["watch_queued"]
+    assert "sparkify_etl [2018-11-15 20:00, 2018-11-15 21:00) UTC: not published, " in logs["watch_held"]
+    assert "past its deadline (held_back)" in logs["watch_held"]
+    assert "1 judged" in logs["watch_held"]
+
+
 def task_instance(af, dag_id: str, run_id: str, task_id: str) -> dict:
     return af.api("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
 

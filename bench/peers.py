@@ -1,0 +1,286 @@
+"""The loaders a data engineer would otherwise pick, on the same objects as ours: dlt and sling (S3 JSON lines →
+PostgreSQL), each timed to the same typed ``staging_events`` rows.
+
+Each peer lands the objects the way its own docs recommend, in a table of its own: dlt through Arrow tables and its
+``parquet`` loader file format (ADBC; ``bench/peer_pipelines/dlt_pipeline.py``), sling's ``jsonlines`` format with
+``flatten`` (and ``userId`` declared a string: inferred as an integer, a logged-out ``""`` would become NULL).
+The timed run then ends with one ``INSERT … SELECT`` that types the peer's columns like ``staging_events``
+(``ts`` from epoch milliseconds, the rest cast) — the step a user of that tool would need too, cheap next to the
+load. The rows are checked, not assumed: the typed table must hold the same multiset of rows as
+ours staged (count and an order-independent checksum over every column but ``staged_from``).
+
+The peers live in a virtualenv of their own (``.local/bench/peers-venv``, pinned by ``PINS``), installed by the
+benchmark on first use — not by ``make install``. The sling PyPI package downloads its binary at run time, which
+cannot work offline; ``sling-linux-amd64`` carries it (1.4.11 is the newest release that does).
+
+Alone: ``python -m bench.peers --scale 100 --days 30 --repeat 3`` prints rows/s, peak RSS and ours / fastest peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools import paths, postgres_server, s3_server, stack
+
+PINS = ("dlt[postgres,filesystem,s3,parquet]==1.31.0", "adbc-driver-postgresql==1.13.0", "sling-linux-amd64==1.4.11")
+VENV = paths.LOCAL / "bench" / "peers-venv"
+HERE = Path(__file__).parent / "peer_pipelines"
+STAGED = (
+    "artist, auth, first_name, gender, item_in_session, last_name, length, level, location, method, page, "
+    "registration, session_id, song, status, ts, user_agent, user_id"
+)
+# Each peer's own column names → staging_events' types (the same casts for both; sling keeps the JSON's names).
+TYPED = {
+    "dlt": (
+        "artist, auth, first_name, gender, item_in_session::int, last_name, length::float8, level, location, method, "
+        "page, registration::float8, session_id::bigint, song, status::int, "
+        "TIMESTAMP 'epoch' + ts * INTERVAL '1 millisecond', user_agent, user_id::text"
+    ),
+    "sling": (
+        'artist, auth, "firstName", gender, "itemInSession"::int, "lastName", length::float8, level, location, '
+        'method, page, registration::float8, "sessionId"::bigint, song, status::int, '
+        "TIMESTAMP 'epoch' + ts * INTERVAL '1 millisecond', \"userAgent\", \"userId\"::text"
+    ),
+}
+
+
+def python() -> Path:
+    return VENV / "bin" / "python"
+
+
+def sling_binary() -> Path:
+    return next((VENV / "lib").glob("python3*/site-packages/sling_linux_amd64/bin/sling-linux-amd64"))
+
+
+def install() -> None:
+    """The peers' virtualenv at ``PINS``, made once (a stamp file records what it holds)."""
+    stamp = VENV / "pins.txt"
+    if stamp.exists() and stamp.read_text() == "\n".join(PINS):
+        return
+    print(f"installing the peers into {VENV}: {', '.join(PINS)}", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+    subprocess.run([str(python()), "-m", "pip", "install", "-q", *PINS], check=True)
+    stamp.write_text("\n".join(PINS))
+
+
+@dataclass
+class PeerRun:
+    seconds: float
+    rows: int
+    peak_rss_mib: float
+
+
+@dataclass
+class PeerTimes:
+    rows: int
+    ours: list[float] = field(default_factory=list)
+    peers: dict[str, list[PeerRun]] = field(default_factory=dict)
+
+    def rps(self, seconds: list[float]) -> float:
+        return self.rows / statistics.median(seconds)
+
+    def peer_rps(self, name: str) -> float:
+        return self.rps([r.seconds for r in self.peers[name]])
+
+    def fastest_peer(self) -> str:
+        return max(self.peers, key=self.peer_rps)
+
+
+def peer_env() -> dict[str, str]:
+    """The local S3 server's credentials for the peers (the stack's own, never AWS)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AIRFLOW_CONN_"))}
+    return {
+        **env,
+        "AWS_ACCESS_KEY_ID": s3_server.ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": s3_server.SECRET_ACCESS_KEY,
+        "AWS_ENDPOINT_URL": s3_server.ENDPOINT,
+        "AWS_DEFAULT_REGION": stack.REGION,
+    }
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB, the child's own VmHWM, polled) and stdout of ``cmd``."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0]
+
+    def poll() -> None:
+        status = Path(f"/proc/{proc.pid}/status")
+        while proc.poll() is None:
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak[0] = max(peak[0], int(line.split()[1]))
+            except (FileNotFoundError, ProcessLookupError):
+                break
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    out, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    watcher.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}):\n{(out + err)[-3000:]}")
+    return seconds, peak[0] / 1024, out
+
+
+def run_dlt(bucket: str, prefix: str, dsn: str) -> tuple[float, float]:
+    env = {**peer_env(), "DLT_PIPELINES_DIR": str(VENV / "dlt-pipelines"), "RUNTIME__LOG_LEVEL": "WARNING"}
+    cmd = [str(python()), str(HERE / "dlt_pipeline.py"), bucket, prefix, _libpq(dsn), "dlt_peer", "events"]
+    seconds, polled, out = _timed(cmd, env)
+    own = int(out.strip().splitlines()[-1]) / 1024  # the script's own VmHWM at its end
+    return seconds, max(polled, own)
+
+
+def run_sling(bucket: str, prefix: str, dsn: str) -> tuple[float, float]:
+    env = {
+        **peer_env(),
+        "SLING_HOME_DIR": str(VENV / "sling-home"),
+        "SLING_DISABLE_TELEMETRY": "true",
+        "PEER_PG": _libpq(dsn) + "?sslmode=disable",
+        "PEER_S3": (
+            f"{{type: s3, bucket: {bucket}, access_key_id: {s3_server.ACCESS_KEY_ID}, "
+            f'secret_access_key: {s3_server.SECRET_ACCESS_KEY}, endpoint: "{s3_server.ENDPOINT}", '
+            f"region: {stack.REGION}}}"
+        ),
+    }
+    cmd = [
+        str(sling_binary()),
+        "run",
+        "--src-conn",
+        "PEER_S3",
+        "--src-stream",
+        prefix,
+        "--src-options",
+        "{format: jsonlines, flatten: true}",
+        "--columns",
+        "{userId: string}",  # inferred as an integer, the logged-out "" would become NULL
+        "--tgt-conn",
+        "PEER_PG",
+        "--tgt-object",
+        "sling_peer.events",
+        "--mode",
+        "full-refresh",
+    ]
+    seconds, peak, _ = _timed(cmd, env)
+    return seconds, peak
+
+
+PEERS = {"dlt": run_dlt, "sling": run_sling}
+
+
+def _libpq(dsn: str) -> str:
+    return dsn.replace("postgres://", "postgresql://", 1)
+
+
+def _connect(dsn: str):
+    import psycopg
+
+    return psycopg.connect(_libpq(dsn), autocommit=True)
+
+
+def typed_table(dsn: str, peer: str) -> tuple[float, int]:
+    """Seconds and rows of typing the peer's table into ``peer_typed`` (shaped like ``staging_events``)."""
+    started = time.perf_counter()
+    with _connect(dsn) as conn:
+        conn.execute("DROP TABLE IF EXISTS peer_typed")
+        conn.execute("CREATE TABLE peer_typed (LIKE staging_events)")
+        schema = f"{peer}_peer"
+        cur = conn.execute(
+            f"INSERT INTO peer_typed ({STAGED}, staged_from) SELECT {TYPED[peer]}, 'peer' FROM {schema}.events"
+        )
+        rows = cur.rowcount
+    return time.perf_counter() - started, rows
+
+
+def fingerprint(dsn: str, table: str) -> tuple[int, int]:
+    """(rows, an order-independent checksum of every row's typed values): equal multisets of rows, checked."""
+    with _connect(dsn) as conn:
+        return conn.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(hashtextextended(({STAGED})::text, 0)), 0) FROM {table}"
+        ).fetchone()
+
+
+def measure(bucket: str, dsn: str, repeat: int) -> PeerTimes:
+    """Ours and every peer on the bucket's ``log_data/``, alternating, ``repeat`` times; rows checked each time."""
+    from bench.stage_bench import run_ours, truncate
+
+    install()
+    times: PeerTimes | None = None
+    want = None
+    for _ in range(repeat):
+        postgres_server.psql("CHECKPOINT")
+        seconds, staged = run_ours(bucket, "log_data/")
+        want = want or fingerprint(dsn, "staging_events")
+        times = times or PeerTimes(rows=staged)
+        times.ours.append(seconds)
+        truncate(dsn, "staging_events")
+        for name, run in PEERS.items():
+            postgres_server.psql("CHECKPOINT")
+            load_s, peak = run(bucket, "log_data/", dsn)
+            type_s, rows = typed_table(dsn, name)
+            got = fingerprint(dsn, "peer_typed")
+            if got != want:
+                raise RuntimeError(
+                    f"{name}: {got[0]:,} typed rows with checksum {got[1]}, ours {want[0]:,} / {want[1]}"
+                )
+            times.peers.setdefault(name, []).append(PeerRun(load_s + type_s, rows, peak))
+    assert times is not None
+    return times
+
+
+def report(times: PeerTimes, ours_rss: float | None = None) -> list[str]:
+    lines = ["| tool | median s | rows/s | peak RSS MiB |", "|---|---:|---:|---:|"]
+    lines.append(f"| ours | {statistics.median(times.ours):.2f} | {times.rps(times.ours):,.0f} | "
+                 f"{'—' if ours_rss is None else f'{ours_rss:.0f}'} |")  # fmt: skip
+    for name, runs in times.peers.items():
+        lines.append(
+            f"| {name} | {statistics.median(r.seconds for r in runs):.2f} | {times.peer_rps(name):,.0f} | "
+            f"{max(r.peak_rss_mib for r in runs):.0f} |"
+        )
+    fastest = times.fastest_peer()
+    ratio = times.rps(times.ours) / times.peer_rps(fastest)
+    lines.append("")
+    lines.append(f"ours / fastest peer ({fastest}): **{ratio:.2f}** (target ≥ 2: {'pass' if ratio >= 2 else 'MISS'})")
+    return lines
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="ours vs dlt and sling, staging a generated month of events")
+    p.add_argument("--scale", type=float, default=100)
+    p.add_argument("--days", type=int, default=30)
+    p.add_argument("--repeat", type=int, default=3)
+    a = p.parse_args()
+    from datetime import date
+
+    from bench.stage_bench import scratch_db
+    from tools.datagen import generate, scaled_volume
+    from tools.seed import seed
+
+    stack.servers_up()
+    with tempfile.TemporaryDirectory(prefix="sparkify-peers-") as work:
+        folder = Path(work) / "data"
+        generate(folder, seed=11, start=date(2018, 11, 1), days=a.days, **{**scaled_volume(a.scale), "n_songs": 50})
+        bucket = f"bench-peers-{uuid.uuid4().hex[:6]}"
+        seed(folder, bucket)
+        dsn = scratch_db("bench_peers")
+        times = measure(bucket, dsn, a.repeat)
+    print(
+        f"{a.scale:g}× the course volume, {a.days} days: {times.rows:,} events; median of {a.repeat} alternating runs"
+    )
+    print("\n".join(report(times)))
+
+
+if __name__ == "__main__":
+    main()

@@ -6,6 +6,8 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-compiled-$(shell cksum requirements.lock | cut -d' ' -f1)
 UV_VERSION := 0.13.8
+# The interpreter the virtualenv is made with: python3.11 when it is on PATH, else python3 (checked to be 3.11).
+PYTHON ?= $(shell command -v python3.11 || command -v python3 || echo python3)
 
 # make demo / make seed: a data folder in the course layout (default: generated Sparkify-shaped data)
 DATA  ?=
@@ -19,7 +21,8 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock
-	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PYTHON) tools/prerequisites.py  # Python 3.11 and PostgreSQL's binaries, before anything is built
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
 	@# Bytecode compiled once, here: uv installs none, and where PYTHONDONTWRITEBYTECODE is set no process writes

@@ -79,8 +79,9 @@ data: $(STAMP)  ## generate N× the course volume into .local/data/scale-N: make
 
 BENCH_SCALES ?= 1 10 100
 BIG_MB ?= 1024
-bench: up  ## benchmark at N× (BENCH_SCALES): staging vs raw COPY/peer, ETL vs floor DAG → bench/results.md + .png
+bench: up  ## benchmark at N× (BENCH_SCALES): staging vs raw COPY/peers (dlt, sling), ETL vs floor DAG → bench/results.md + .png
 	@$(PY) -m bench --scales $(BENCH_SCALES) --big-mb $(BIG_MB)
+	@$(PY) -m bench.peers --scale $(lastword $(BENCH_SCALES)) --append bench/results.md
 
 lint: $(STAMP)  ## ruff + sqlfluff
 	$(VENV)/bin/ruff check .

@@ -13,7 +13,8 @@ The peers live in a virtualenv of their own (``.local/bench/peers-venv``, pinned
 benchmark on first use — not by ``make install``. The sling PyPI package downloads its binary at run time, which
 cannot work offline; ``sling-linux-amd64`` carries it (1.4.11 is the newest release that does).
 
-Alone: ``python -m bench.peers --scale 100 --days 30 --repeat 3`` prints rows/s, peak RSS and ours / fastest peer.
+``python -m bench.peers --scale 100 --days 30 --repeat 3`` prints rows/s, peak RSS and ours / fastest peer;
+``make bench`` runs it after the rest, at the last of ``BENCH_SCALES``, with ``--append bench/results.md``.
 """
 
 from __future__ import annotations
@@ -261,6 +262,7 @@ def main() -> None:
     p.add_argument("--scale", type=float, default=100)
     p.add_argument("--days", type=int, default=30)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--append", type=Path, help="add the results as a section to this markdown file (make bench)")
     a = p.parse_args()
     from datetime import date
 
@@ -276,10 +278,24 @@ def main() -> None:
         seed(folder, bucket)
         dsn = scratch_db("bench_peers")
         times = measure(bucket, dsn, a.repeat)
-    print(
+    heading = (
         f"{a.scale:g}× the course volume, {a.days} days: {times.rows:,} events; median of {a.repeat} alternating runs"
     )
+    print(heading)
     print("\n".join(report(times)))
+    if a.append:
+        section = [
+            "",
+            f"## Peers: dlt and sling (`python -m bench.peers --scale {a.scale:g} --days {a.days} "
+            f"--repeat {a.repeat}`)",
+            "",
+            f"{heading}, each peer's rows checked equal to ours; pinned: {', '.join(PINS)}. A peer's time includes "
+            "typing its table like `staging_events`; its peak RSS is its own process's (README, *Benchmark*).",
+            "",
+            *report(times),
+        ]
+        with a.append.open("a") as out:
+            out.write("\n".join(section) + "\n")
 
 
 if __name__ == "__main__":

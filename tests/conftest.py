@@ -218,8 +218,8 @@ def scratch_airflow(admin_dsn: str, name: str, port: int, bucket: str, **kwargs)
         postgres_server.psql(f"DROP DATABASE IF EXISTS {metadata_db} WITH (FORCE)")
 
 
-@pytest.fixture
-def slack_webhook() -> Iterator[tuple[str, list[dict]]]:
+@contextlib.contextmanager
+def webhook_server() -> Iterator[tuple[str, list[dict]]]:
     """A local HTTP server standing in for Slack's Incoming Webhook: its base URL and the JSON bodies it got."""
     import json
     import threading
@@ -244,6 +244,60 @@ def slack_webhook() -> Iterator[tuple[str, list[dict]]]:
         yield f"http://127.0.0.1:{server.server_port}/services", received
     finally:
         server.shutdown()
+
+
+@pytest.fixture
+def slack_webhook() -> Iterator[tuple[str, list[dict]]]:
+    with webhook_server() as hook:
+        yield hook
+
+
+@contextlib.contextmanager
+def smtp_server() -> Iterator[tuple[int, list]]:
+    """A real SMTP server on loopback (aiosmtpd): its port and the (recipients, message) pairs it received."""
+    import socket
+    from email import message_from_bytes, policy
+
+    from aiosmtpd.controller import Controller
+
+    class Keep:
+        def __init__(self) -> None:
+            self.messages: list = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handler = Keep()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, handler.messages
+    finally:
+        controller.stop()
+
+
+def alert_connections(smtp_port: int, webhook_url: str) -> dict[str, str]:
+    """The alert channels' connections (mail and Slack) pointed at a local SMTP server and webhook."""
+    import json
+
+    smtp = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": smtp_port,
+        "extra": {
+            "to": "data-eng@sparkify.test",
+            "from_email": "airflow@sparkify.test",
+            "disable_tls": True,
+            "disable_ssl": True,
+            "timeout": 10,
+        },
+    }
+    slack = {"conn_type": "slackwebhook", "host": webhook_url, "password": "T/B/x"}
+    return {"AIRFLOW_CONN_SMTP_ALERTS": json.dumps(smtp), "AIRFLOW_CONN_SLACK_ALERTS": json.dumps(slack)}
 
 
 def s3_client():

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,9 +29,12 @@ from tests.conftest import (
     AIRFLOW_TEST_PORT,
     REDIS_TEST_PORT,
     ROOT,
+    alert_connections,
     run_tasks,
     scratch_airflow,
+    smtp_server,
     utc,
+    webhook_server,
     work_bucket_for,
 )
 
@@ -53,10 +57,18 @@ def plays_per_hour(folder) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def airflow(local_stack, admin_dsn, generated_bucket):
+def alerts() -> Iterator[tuple[int, str, list, list]]:
+    """The stack's alert channels: a local SMTP server and a local Slack webhook, and what each received."""
+    with smtp_server() as (port, mails), webhook_server() as (url, posts):
+        yield port, url, mails, posts
+
+
+@pytest.fixture(scope="module")
+def airflow(local_stack, admin_dsn, generated_bucket, alerts):
     dag_ids = ("sparkify_etl", "sparkify_analytics")  # both unpaused, as a user would
-    waits = {"SPARKIFY_INPUT_WAIT": f"{INPUT_WAIT}s", "SPARKIFY_INPUT_POKE": "3s"}  # a late file, in test time
-    with scratch_airflow(admin_dsn, "e2e", PORT, generated_bucket, dag_ids=dag_ids, extra_env=waits) as (af, wh):
+    env = {"SPARKIFY_INPUT_WAIT": f"{INPUT_WAIT}s", "SPARKIFY_INPUT_POKE": "3s"}  # a late file, in test time
+    env.update(alert_connections(*alerts[:2]))  # failures and deadlines alert by mail and Slack
+    with scratch_airflow(admin_dsn, "e2e", PORT, generated_bucket, dag_ids=dag_ids, extra_env=env) as (af, wh):
         yield af, wh
 
 
@@ -200,10 +212,12 @@ def test_the_analytics_dag_follows_the_etl_runs_that_change_the_tables(airflow, 
     assert len(analytics_runs(af)) == len(runs)
 
 
-def test_an_hour_whose_blocking_check_fails_is_held_back_and_starts_no_analytics_run(airflow):
-    """Under the scheduler: a user with level 'gold' fails accepted_values (error) — the run is red, the gate records
-    the hour as held back with the check, and sparkify_analytics does not run."""
+def test_an_hour_whose_blocking_check_fails_is_held_back_alerted_and_starts_no_analytics_run(airflow, alerts):
+    """Under the scheduler: a user with level 'gold' fails accepted_values (error) — the run is red, one alert says
+    so by mail and on Slack with what was observed, the gate records the hour as held back with the check, and
+    sparkify_analytics does not run."""
     af, wh = airflow
+    _, _, mails, posts = alerts
     before = len(wait_for_analytics(af, at_least=1))
     wh.execute("INSERT INTO users (user_id, level, last_seen_at) VALUES ('bad-gold', 'gold', '2018-11-01')")
     try:
@@ -226,6 +240,20 @@ def test_an_hour_whose_blocking_check_fails_is_held_back_and_starts_no_analytics
     )
     assert status == "held_back"
     assert "accepted_values: users.level" in failed
+    subject = (
+        "[sparkify] sparkify_etl [2018-11-15 20:00, 2018-11-15 21:00) UTC: run_quality_checks — "
+        "1 quality check(s) failed"
+    )
+    ((recipients, message),) = [(to, m) for to, m in mails if m["Subject"] == subject]
+    assert (recipients, message["From"]) == (["data-eng@sparkify.test"], "airflow@sparkify.test")
+    body = message.get_body(("html",)).get_content()
+    assert "<td>accepted_values: users.level in {free, paid}</td><td>1</td><td>== 0</td>" in body
+    assert "QualityChecksFailedError" in body
+    assert f"href='{af.url}/dags/sparkify_etl/runs/held_back_test/tasks/run_quality_checks" in body
+    (slack,) = [p["json"] for p in posts if p["json"]["text"] == subject]  # the same alert, as Slack blocks
+    assert "`accepted_values: users.level in {free, paid}` — observed *1*, expected *== 0*" in json.dumps(
+        slack["blocks"], ensure_ascii=False
+    )
     published = [e for e in asset_events(af, "held_back_test") if e["name"].endswith(".publications")]
     assert published == []  # a task emits its events as it finishes: the gate emitted none
     assert queued_analytics_events(af) == []
@@ -233,7 +261,7 @@ def test_an_hour_whose_blocking_check_fails_is_held_back_and_starts_no_analytics
     af.api("PATCH", "dags/sparkify_analytics", {"is_paused": True})  # the tests below do not follow it
 
 
-def test_the_deadline_watch_alerts_on_a_held_back_hour_and_one_whose_run_is_still_queued(airflow):
+def test_the_deadline_watch_alerts_on_a_held_back_hour_and_one_whose_run_is_still_queued(airflow, alerts):
     """sparkify_deadlines under the scheduler, on the ledger the tests above left: [20:00, 21:00) is held back, and
     [19:00, 20:00) has a run of sparkify_etl that stays queued (the DAG paused) — which the watch learns from
     Airflow through the Task SDK."""
@@ -266,6 +294,11 @@ def test_the_deadline_watch_alerts_on_a_held_back_hour_and_one_whose_run_is_stil
     assert "sparkify_etl [2018-11-15 20:00, 2018-11-15 21:00) UTC: not published, " in logs["watch_held"]
     assert "past its deadline (held_back)" in logs["watch_held"]
     assert "1 judged" in logs["watch_held"]
+    _, _, mails, posts = alerts
+    late = "[sparkify] sparkify_etl [2018-11-15 {}:00, 2018-11-15 {}:00) UTC: not published, "
+    for hour in (19, 20):  # each late hour alerted once, by mail and on Slack
+        assert len([m for _, m in mails if m["Subject"].startswith(late.format(hour, hour + 1))]) == 1
+        assert len([p for p in posts if p["json"]["text"].startswith(late.format(hour, hour + 1))]) == 1
 
 
 def task_instance(af, dag_id: str, run_id: str, task_id: str) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Iterator
 
@@ -125,87 +124,6 @@ def test_dags_test_loads_the_hour_at_its_logical_date_and_reports_its_lineage(
     assert (unique["success"], unique["column"], unique["actual"]) == (True, "songplay_id", "0")
     stored = wh.scalar("SELECT COUNT(*) FROM quality_results")
     assert quality["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == stored
-
-
-@pytest.fixture
-def smtp_sink() -> Iterator:
-    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
-    import socket
-    from email import message_from_bytes, policy
-
-    from aiosmtpd.controller import Controller
-
-    class Keep:
-        def __init__(self) -> None:
-            self.messages: list = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
-            return "250 OK"
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    handler = Keep()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, handler.messages
-    finally:
-        controller.stop()
-
-
-def test_a_failed_quality_check_is_mailed_and_sent_to_slack_with_what_was_observed(
-    airflow_db, generated_bucket, new_warehouse, smtp_sink, slack_webhook
-):
-    """End to end: a user with level 'gold' fails accepted_values; the run fails and one alert reaches each sink."""
-    import json
-
-    port, received = smtp_sink
-    webhook_url, posted = slack_webhook
-    wh = new_warehouse("alerts")
-    with wh.as_redshift_connection():
-        run_tasks(load_dag(), utc(2018, 11, 15, 16), utc(2018, 11, 15, 17), generated_bucket, task_ids=["begin"])
-    wh.execute("INSERT INTO users (user_id, level, last_seen_at) VALUES ('bad-1', 'gold', '2018-11-01')")
-    conn = {
-        "conn_type": "smtp",
-        "host": "127.0.0.1",
-        "port": port,
-        "extra": {
-            "to": "data-eng@sparkify.test",
-            "from_email": "airflow@sparkify.test",
-            "disable_tls": True,
-            "disable_ssl": True,
-            "timeout": 10,
-        },
-    }
-    proc = dags_test(
-        airflow_db,
-        "2018-11-15T16:00:00+00:00",
-        wh.conn_uri,
-        generated_bucket,
-        AIRFLOW_CONN_SMTP_ALERTS=json.dumps(conn),
-        AIRFLOW_CONN_SLACK_ALERTS=json.dumps({"conn_type": "slackwebhook", "host": webhook_url, "password": "T/B/x"}),
-    )
-    out, _ = proc.communicate(timeout=300)
-    assert proc.returncode != 0, out[-3000:]  # the run failed
-    assert len(received) == 1, out[-5000:]
-    recipients, message = received[0]
-    assert recipients == ["data-eng@sparkify.test"]
-    assert message["From"] == "airflow@sparkify.test"
-    assert message["Subject"] == (
-        "[sparkify] sparkify_etl [2018-11-15 16:00, 2018-11-15 17:00) UTC: run_quality_checks — "
-        "1 quality check(s) failed"
-    )
-    body = message.get_body(("html",)).get_content()
-    assert "<td>accepted_values: users.level in {free, paid}</td><td>1</td><td>== 0</td>" in body
-    assert "QualityChecksFailedError" in body
-    assert re.search(r"href='http://[^']+/dags/sparkify_etl/runs/manual__[^/']+/tasks/run_quality_checks", body)
-    (slack,) = posted  # the same alert, as Slack blocks
-    assert slack["json"]["text"] == message["Subject"]
-    assert "`accepted_values: users.level in {free, paid}` — observed *1*, expected *== 0*" in json.dumps(
-        slack["json"]["blocks"], ensure_ascii=False
-    )
 
 
 def test_a_stage_stopped_by_its_time_limit_leaves_the_tables_as_before_and_frees_its_locks(

@@ -1,10 +1,10 @@
 """Deadlines: an hour that is not published to the analysts within a set time after it ends raises an alert.
 
 What counts is the publication ledger (:mod:`sparkify.publication`): an hour is on time when a published interval
-covers it — its own, or its day's from ``sparkify_etl_daily`` — by its deadline, the hour's end plus
-``SPARKIFY_DEADLINE``. Airflow 3.3's Deadline Alerts do not carry this: they are experimental, a DAG with one makes
-``airflow dags test`` fail after a successful run (apache/airflow#73428), and they judge runs, so an hour whose run
-never started (a paused DAG, a stopped scheduler) misses nothing.
+covers it — its own, or its day's from ``sparkify_etl_daily`` — when it is judged, just after its deadline (the
+hour's end plus ``SPARKIFY_DEADLINE``). Airflow 3.3's Deadline Alerts do not carry this: they are experimental,
+a DAG with one makes ``airflow dags test`` fail after a successful run (apache/airflow#73428), and they judge runs,
+so an hour whose run never started (a paused DAG, a stopped scheduler) misses nothing.
 
 The watch DAG's run for the window ``[w0, w1)`` judges the hours whose deadline fell inside it (:func:`hours_due`),
 so each hour is judged once, soon after its deadline. Hours before the first published interval are not judged:

@@ -78,10 +78,11 @@ data: $(STAMP)  ## generate N× the course volume into .local/data/scale-N: make
 	@$(PY) -m tools.datagen --out .local/data/scale-$(SCALE) --scale $(SCALE) --seed $(SEED) $(if $(SONGS),--songs $(SONGS))
 
 BENCH_SCALES ?= 1 10 100
+CURVE_SCALES ?= 300
 BIG_MB ?= 1024
+BACKFILL_REPEAT ?= 1
 bench: up  ## benchmark at N× (BENCH_SCALES): staging vs raw COPY/peers (dlt, sling), ETL vs floor DAG → bench/results.md + .png
-	@$(PY) -m bench --scales $(BENCH_SCALES) --big-mb $(BIG_MB)
-	@$(PY) -m bench.peers --scale $(lastword $(BENCH_SCALES)) --append bench/results.md
+	@$(PY) -m bench --scales $(BENCH_SCALES) --curve-scales $(CURVE_SCALES) --big-mb $(BIG_MB) --backfill-repeat $(BACKFILL_REPEAT)
 
 lint: $(STAMP)  ## ruff + sqlfluff
 	$(VENV)/bin/ruff check .

@@ -4,31 +4,26 @@ PostgreSQL), each timed to the same typed ``staging_events`` rows.
 Each peer lands the objects the way its own docs recommend, in a table of its own: dlt through Arrow tables and its
 ``parquet`` loader file format (ADBC; ``bench/peer_pipelines/dlt_pipeline.py``), sling's ``jsonlines`` format with
 ``flatten`` (and ``userId`` declared a string: inferred as an integer, a logged-out ``""`` would become NULL).
-The timed run then ends with one ``INSERT … SELECT`` that types the peer's columns like ``staging_events``
-(``ts`` from epoch milliseconds, the rest cast) — the step a user of that tool would need too, cheap next to the
-load. The rows are checked, not assumed: the typed table must hold the same multiset of rows as
+The timed run then ends with one ``INSERT … SELECT`` that types the peer's columns into a table like
+``staging_events``, with its indexes (``ts`` from epoch milliseconds, the rest cast) — the step a user of that tool
+would need too. The rows are checked, not assumed: the typed table must hold the same multiset of rows as
 ours staged (count and an order-independent checksum over every column but ``staged_from``).
 
 The peers live in a virtualenv of their own (``.local/bench/peers-venv``, pinned by ``PINS``), installed by the
 benchmark on first use — not by ``make install``. The sling PyPI package downloads its binary at run time, which
 cannot work offline; ``sling-linux-amd64`` carries it (1.4.11 is the newest release that does).
 
-``python -m bench.peers --scale 100 --days 30 --repeat 3`` prints rows/s, peak RSS and ours / fastest peer;
-``make bench`` runs it after the rest, at the last of ``BENCH_SCALES``, with ``--append bench/results.md``.
+``bench/stage_bench.py`` runs them beside ours and raw ``COPY`` at every scale of ``make bench``.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tools import paths, postgres_server, s3_server, stack
@@ -79,22 +74,6 @@ class PeerRun:
     seconds: float
     rows: int
     peak_rss_mib: float
-
-
-@dataclass
-class PeerTimes:
-    rows: int
-    ours: list[float] = field(default_factory=list)
-    peers: dict[str, list[PeerRun]] = field(default_factory=dict)
-
-    def rps(self, seconds: list[float]) -> float:
-        return self.rows / statistics.median(seconds)
-
-    def peer_rps(self, name: str) -> float:
-        return self.rps([r.seconds for r in self.peers[name]])
-
-    def fastest_peer(self) -> str:
-        return max(self.peers, key=self.peer_rps)
 
 
 def peer_env() -> dict[str, str]:
@@ -196,7 +175,7 @@ def typed_table(dsn: str, peer: str) -> tuple[float, int]:
     started = time.perf_counter()
     with _connect(dsn) as conn:
         conn.execute("DROP TABLE IF EXISTS peer_typed")
-        conn.execute("CREATE TABLE peer_typed (LIKE staging_events)")
+        conn.execute("CREATE TABLE peer_typed (LIKE staging_events INCLUDING INDEXES)")  # ours pays for them too
         schema = f"{peer}_peer"
         cur = conn.execute(
             f"INSERT INTO peer_typed ({STAGED}, staged_from) SELECT {TYPED[peer]}, 'peer' FROM {schema}.events"
@@ -213,90 +192,12 @@ def fingerprint(dsn: str, table: str) -> tuple[int, int]:
         ).fetchone()
 
 
-def measure(bucket: str, dsn: str, repeat: int) -> PeerTimes:
-    """Ours and every peer on the bucket's ``log_data/``, alternating, ``repeat`` times; rows checked each time."""
-    from bench.stage_bench import run_ours, truncate
-
-    install()
-    times: PeerTimes | None = None
-    want = None
-    for _ in range(repeat):
-        postgres_server.psql("CHECKPOINT")
-        seconds, staged = run_ours(bucket, "log_data/")
-        want = want or fingerprint(dsn, "staging_events")
-        times = times or PeerTimes(rows=staged)
-        times.ours.append(seconds)
-        truncate(dsn, "staging_events")
-        for name, run in PEERS.items():
-            postgres_server.psql("CHECKPOINT")
-            load_s, peak = run(bucket, "log_data/", dsn)
-            type_s, rows = typed_table(dsn, name)
-            got = fingerprint(dsn, "peer_typed")
-            if got != want:
-                raise RuntimeError(
-                    f"{name}: {got[0]:,} typed rows with checksum {got[1]}, ours {want[0]:,} / {want[1]}"
-                )
-            times.peers.setdefault(name, []).append(PeerRun(load_s + type_s, rows, peak))
-    assert times is not None
-    return times
-
-
-def report(times: PeerTimes, ours_rss: float | None = None) -> list[str]:
-    lines = ["| tool | median s | rows/s | peak RSS MiB |", "|---|---:|---:|---:|"]
-    lines.append(f"| ours | {statistics.median(times.ours):.2f} | {times.rps(times.ours):,.0f} | "
-                 f"{'—' if ours_rss is None else f'{ours_rss:.0f}'} |")  # fmt: skip
-    for name, runs in times.peers.items():
-        lines.append(
-            f"| {name} | {statistics.median(r.seconds for r in runs):.2f} | {times.peer_rps(name):,.0f} | "
-            f"{max(r.peak_rss_mib for r in runs):.0f} |"
-        )
-    fastest = times.fastest_peer()
-    ratio = times.rps(times.ours) / times.peer_rps(fastest)
-    lines.append("")
-    lines.append(f"ours / fastest peer ({fastest}): **{ratio:.2f}** (target ≥ 2: {'pass' if ratio >= 2 else 'MISS'})")
-    return lines
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description="ours vs dlt and sling, staging a generated month of events")
-    p.add_argument("--scale", type=float, default=100)
-    p.add_argument("--days", type=int, default=30)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--append", type=Path, help="add the results as a section to this markdown file (make bench)")
-    a = p.parse_args()
-    from datetime import date
-
-    from bench.stage_bench import scratch_db
-    from tools.datagen import generate, scaled_volume
-    from tools.seed import seed
-
-    stack.servers_up()
-    with tempfile.TemporaryDirectory(prefix="sparkify-peers-") as work:
-        folder = Path(work) / "data"
-        generate(folder, seed=11, start=date(2018, 11, 1), days=a.days, **{**scaled_volume(a.scale), "n_songs": 50})
-        bucket = f"bench-peers-{uuid.uuid4().hex[:6]}"
-        seed(folder, bucket)
-        dsn = scratch_db("bench_peers")
-        times = measure(bucket, dsn, a.repeat)
-    heading = (
-        f"{a.scale:g}× the course volume, {a.days} days: {times.rows:,} events; median of {a.repeat} alternating runs"
-    )
-    print(heading)
-    print("\n".join(report(times)))
-    if a.append:
-        section = [
-            "",
-            f"## Peers: dlt and sling (`python -m bench.peers --scale {a.scale:g} --days {a.days} "
-            f"--repeat {a.repeat}`)",
-            "",
-            f"{heading}, each peer's rows checked equal to ours; pinned: {', '.join(PINS)}. A peer's time includes "
-            "typing its table like `staging_events`; its peak RSS is its own process's (README, *Benchmark*).",
-            "",
-            *report(times),
-        ]
-        with a.append.open("a") as out:
-            out.write("\n".join(section) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+def run_once(name: str, bucket: str, dsn: str, want: tuple[int, int]) -> PeerRun:
+    """One timed run of peer ``name`` on the bucket's ``log_data/``: its load, then typing; rows checked."""
+    postgres_server.psql("CHECKPOINT")  # no dirty pages left from the run before
+    load_s, peak = PEERS[name](bucket, "log_data/", dsn)
+    type_s, rows = typed_table(dsn, name)
+    got = fingerprint(dsn, "peer_typed")
+    if got != want:
+        raise RuntimeError(f"{name}: {got[0]:,} typed rows with checksum {got[1]}, ours {want[0]:,} / {want[1]}")
+    return PeerRun(load_s + type_s, rows, peak)

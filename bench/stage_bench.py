@@ -1,10 +1,11 @@
-"""Staging benchmark: StageToRedshiftOperator on the embedded default vs the limit and vs a peer.
+"""Staging benchmark: StageToRedshiftOperator on the embedded default vs the limit and vs the peers.
 
 Measured side by side, on the same objects in the local S3 server and the same PostgreSQL table:
 
 1. staging the month's event files (N× the course volume) with our operator, vs
    * the limit: PostgreSQL ``COPY … FROM STDIN (FORMAT csv)`` of the same rows, already flattened in a local CSV;
-   * a peer: the amazon provider's ``S3ToSqlOperator`` (download, parse, ``insert_rows``) on the same objects;
+   * the loaders a data engineer would otherwise pick, dlt and sling (``bench/peers.py``), to the same typed rows;
+   * the amazon provider's ``S3ToSqlOperator`` (download, parse, ``insert_rows``) on the same objects, once;
 2. peak RSS of a process staging one big events object;
 3. stage_songs in an hour with no new song files, in a process of its own: time, CPU and objects read.
 
@@ -31,9 +32,13 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 from tools import postgres_server, s3_server, stack  # noqa: E402
 
-for _k, _v in stack.env().items():
-    os.environ.setdefault(_k, _v)
-os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # the operators' own logs stay quiet here
+
+def use_local_stack() -> None:
+    """This process (and its children) on the local stack's Airflow settings and connections."""
+    for key, value in stack.env().items():
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")  # the operators' own logs stay quiet here
+
 
 MONTH = (datetime(2018, 11, 1, tzinfo=UTC), datetime(2018, 12, 1, tzinfo=UTC))
 
@@ -127,7 +132,7 @@ def run_raw_copy(dsn: str, csv_path: Path, columns: list[str]) -> tuple[float, i
     return time.perf_counter() - started, rows
 
 
-def run_peer(bucket: str, keys: list[str], columns: list[str]) -> tuple[float, int]:
+def run_s3_to_sql(bucket: str, keys: list[str], columns: list[str]) -> tuple[float, int]:
     """The amazon provider's S3ToSqlOperator: one task per object, its own parser, DbApiHook.insert_rows."""
     from datetime import timedelta
 
@@ -215,7 +220,7 @@ def in_fresh_process(code: str) -> str:
 
     What is measured there sees a process like a task's, not this one after everything run before it.
     """
-    code = f"import sys; sys.argv=['x']; import bench.stage_bench as b; {code}"
+    code = f"import sys; sys.argv=['x']; import bench.stage_bench as b; b.use_local_stack(); {code}"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=os.environ)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
@@ -317,16 +322,21 @@ def idle_runs(bucket: str, runs: int) -> dict:
 # ----------------------------------------------------------------------------------------------------------------
 @dataclass
 class StagingTimes:
-    """Seconds to stage the same month of events three ways (ours and raw repeated, alternating)."""
+    """Seconds to stage the same month of events every way (ours, raw COPY and the peers repeated, alternating)."""
 
     rows: int
     ours: list[float] = field(default_factory=list)
     raw: list[float] = field(default_factory=list)
     unmeasured: list[float] = field(default_factory=list)  # ours without the source contract: its cost
-    peer: float = 0.0
+    s3_to_sql: float | None = None  # the amazon provider's S3ToSqlOperator, one run
+    peers: dict[str, list[float]] = field(default_factory=dict)  # dlt, sling: seconds of each run
+    peak_rss_mib: dict[str, float] = field(default_factory=dict)  # ours (a fresh process) and each peer
 
     def rps(self, seconds: float | list[float]) -> float:
         return self.rows / (statistics.median(seconds) if isinstance(seconds, list) else seconds)
+
+    def fastest_peer(self) -> str | None:
+        return min(self.peers, key=lambda name: statistics.median(self.peers[name])) if self.peers else None
 
 
 def list_keys(bucket: str, prefix: str) -> list[str]:
@@ -343,15 +353,25 @@ def empty_bucket(bucket: str) -> None:
     client.delete_bucket(Bucket=bucket)
 
 
-def measure_staging(bucket: str, dsn: str, folder: Path, work: Path, repeat: int, peer: bool = True) -> StagingTimes:
+def measure_staging(
+    bucket: str, dsn: str, folder: Path, work: Path, repeat: int, s3_to_sql: bool = True, peers: bool = True
+) -> StagingTimes:
+    """Ours, raw COPY, ours without the contract and each peer, alternating ``repeat`` times; rows checked."""
+    from bench import peers as peer_tools
+
+    if peers:
+        peer_tools.install()
     columns, rows = flatten_to_csv(folder, work / "events.csv")
     times = StagingTimes(rows=rows)
+    want = None
     for _ in range(repeat):
         postgres_server.psql("CHECKPOINT")  # each timed load starts with no dirty pages left from the one before
         seconds, staged = run_ours(bucket, "log_data/")
         if staged != rows:
             raise RuntimeError(f"staged {staged:,} rows, the CSV has {rows:,}")
         times.ours.append(seconds)
+        if peers and want is None:
+            want = peer_tools.fingerprint(dsn, "staging_events")  # what every peer's typed rows must equal
         truncate(dsn, "staging_events")
         postgres_server.psql("CHECKPOINT")
         seconds, copied = run_raw_copy(dsn, work / "events.csv", columns)
@@ -365,9 +385,16 @@ def measure_staging(bucket: str, dsn: str, folder: Path, work: Path, repeat: int
             raise RuntimeError(f"staged {staged:,} rows without the contract, the CSV has {rows:,}")
         times.unmeasured.append(seconds)
         truncate(dsn, "staging_events")
-    if peer:
+        for name in peer_tools.PEERS if peers else ():
+            run = peer_tools.run_once(name, bucket, dsn, want)
+            times.peers.setdefault(name, []).append(run.seconds)
+            times.peak_rss_mib[name] = max(times.peak_rss_mib.get(name, 0.0), run.peak_rss_mib)
+    if peers:
+        times.peak_rss_mib = {"ours": peak_rss_staging(bucket, "log_data/"), **times.peak_rss_mib}
+        truncate(dsn, "staging_events")
+    if s3_to_sql:
         postgres_server.psql("CHECKPOINT")
-        times.peer, _ = run_peer(bucket, list_keys(bucket, "log_data/"), columns[:-1])
+        times.s3_to_sql, _ = run_s3_to_sql(bucket, list_keys(bucket, "log_data/"), columns[:-1])
         truncate(dsn, "staging_events")
     (work / "events.csv").unlink()
     return times

@@ -37,6 +37,7 @@ def test_the_benchmark_runs_at_a_tiny_scale(local_stack, tmp_path):
             "--backfill-repeat",
             "1",
             "--no-course-month",
+            "--no-peers",  # their virtualenv takes ~40 s to install: tests/unit/test_bench_peers.py covers them
             "--out",
             str(out),
         ],

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from bench import dag_bench, stage_bench
 from bench.stage_bench import ROOT, stack
+from tools.progress import progress
 
 
 def tag(scale: float) -> str:
@@ -86,63 +87,69 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="sparkify-bench-"))
     started = time.monotonic()
     rows: dict[float, dict] = {}
-    for scale in sorted({*a.scales, *a.curve_scales}):
-        full = scale in a.scales  # else a point of the staging curve only
-        print(f"--- {scale:g}× the course volume{'' if full else ' (staging only)'}", flush=True)
-        folder = work / tag(scale)
-        data = generate(
-            folder,
-            seed=11,
-            start=date(2018, 11, 1),
-            days=30,
-            **{**scaled_volume(scale), "n_songs": a.dag_songs},  # the catalogue is not scaled: see README
-        )
-        bucket = f"bench-{tag(scale).replace('_', '-')}-{uuid.uuid4().hex[:6]}"
-        seed(folder, bucket)
-        dsn = stage_bench.scratch_db(f"bench_{tag(scale)}")
-        staging = stage_bench.measure_staging(bucket, dsn, folder, work, a.repeat, s3_to_sql=full, peers=not a.no_peers)
-        print(
-            f"staging, rows/s: ours {staging.rps(staging.ours):,.0f}, raw COPY {staging.rps(staging.raw):,.0f}"
-            + "".join(f", {name} {staging.rps(runs):,.0f}" for name, runs in staging.peers.items())
-            + (f", S3ToSqlOperator {staging.rps(staging.s3_to_sql):,.0f}" if staging.s3_to_sql else ""),
-            flush=True,
-        )
-        mb = sum(f.stat().st_size for f in (folder / "log_data").rglob("*.json")) / 1e6
-        result = {"data": data, "staging": staging, "mb": mb}
-        if full and not a.skip_dags:
-            env = dag_bench.run_env(dsn, bucket)  # postgres://… is a connection URI
-            result["dags_test"] = dag_bench.measure_dags_test(env, a.hours, warm_up=not a.no_warm_up)
+    scales = sorted({*a.scales, *a.curve_scales})
+    phases = len(scales) + 1 + (0 if a.skip_dags or a.no_course_month else 1)
+    with progress("make bench", phases, "phases") as phase_done:
+        for scale in scales:
+            full = scale in a.scales  # else a point of the staging curve only
+            print(f"--- {scale:g}× the course volume{'' if full else ' (staging only)'}", flush=True)
+            folder = work / tag(scale)
+            data = generate(
+                folder,
+                seed=11,
+                start=date(2018, 11, 1),
+                days=30,
+                **{**scaled_volume(scale), "n_songs": a.dag_songs},  # not scaled: see docs/benchmark.md
+            )
+            bucket = f"bench-{tag(scale).replace('_', '-')}-{uuid.uuid4().hex[:6]}"
+            seed(folder, bucket)
+            dsn = stage_bench.scratch_db(f"bench_{tag(scale)}")
+            staging = stage_bench.measure_staging(
+                bucket, dsn, folder, work, a.repeat, s3_to_sql=full, peers=not a.no_peers
+            )
             print(
-                f"dags test: ETL {statistics.median(result['dags_test'].etl):.1f} s, floor "
-                f"{statistics.median(result['dags_test'].floor):.1f} s",
+                f"staging, rows/s: ours {staging.rps(staging.ours):,.0f}, raw COPY {staging.rps(staging.raw):,.0f}"
+                + "".join(f", {name} {staging.rps(runs):,.0f}" for name, runs in staging.peers.items())
+                + (f", S3ToSqlOperator {staging.rps(staging.s3_to_sql):,.0f}" if staging.s3_to_sql else ""),
                 flush=True,
             )
-            result["backfill"] = dag_bench.measure_backfill(env, a.backfill_hours, a.backfill_repeat)
-            print(f"backfill: ETL {result['backfill'].etl} s, floor {result['backfill'].floor} s", flush=True)
-        rows[scale] = result
-        stage_bench.empty_bucket(bucket)
+            mb = sum(f.stat().st_size for f in (folder / "log_data").rglob("*.json")) / 1e6
+            result = {"data": data, "staging": staging, "mb": mb}
+            if full and not a.skip_dags:
+                env = dag_bench.run_env(dsn, bucket)  # postgres://… is a connection URI
+                result["dags_test"] = dag_bench.measure_dags_test(env, a.hours, warm_up=not a.no_warm_up)
+                print(
+                    f"dags test: ETL {statistics.median(result['dags_test'].etl):.1f} s, floor "
+                    f"{statistics.median(result['dags_test'].floor):.1f} s",
+                    flush=True,
+                )
+                result["backfill"] = dag_bench.measure_backfill(env, a.backfill_hours, a.backfill_repeat)
+                print(f"backfill: ETL {result['backfill'].etl} s, floor {result['backfill'].floor} s", flush=True)
+            rows[scale] = result
+            stage_bench.empty_bucket(bucket)
+            phase_done()
 
-    month = None
-    if not a.skip_dags and not a.no_course_month and (a.course / "song_data").is_dir():
-        print("--- the course month through sparkify_etl_daily", flush=True)
-        bucket = f"bench-course-{uuid.uuid4().hex[:6]}"
-        seed(a.course, bucket)
-        dsn = stage_bench.scratch_db("bench_course_month")
-        month = dag_bench.measure_daily_month(dag_bench.run_env(dsn, bucket))
-        print(f"daily month: ETL {month.etl[0]:.1f} s, floor {month.floor[0]:.1f} s", flush=True)
-        stage_bench.empty_bucket(bucket)
+        month = None
+        if not a.skip_dags and not a.no_course_month and (a.course / "song_data").is_dir():
+            print("--- the course month through sparkify_etl_daily", flush=True)
+            bucket = f"bench-course-{uuid.uuid4().hex[:6]}"
+            seed(a.course, bucket)
+            dsn = stage_bench.scratch_db("bench_course_month")
+            month = dag_bench.measure_daily_month(dag_bench.run_env(dsn, bucket))
+            print(f"daily month: ETL {month.etl[0]:.1f} s, floor {month.floor[0]:.1f} s", flush=True)
+            stage_bench.empty_bucket(bucket)
 
-    print("--- peak RSS and idle stage_songs", flush=True)
-    bucket = f"bench-once-{uuid.uuid4().hex[:6]}"
-    catalogue = work / "catalogue"
-    generate(catalogue, seed=12, n_songs=a.catalogue_songs, days=1, events_per_day=1, n_users=2)
-    seed(catalogue, bucket)
-    stage_bench.scratch_db("bench_once")
-    big_key, big_bytes, big_events = stage_bench.write_big_object(bucket, a.big_mb, seed=5)
-    base = stage_bench.baseline_rss()
-    peak = stage_bench.peak_rss_staging(bucket, big_key)
-    idle = stage_bench.stage_songs_idle(bucket)
-    stage_bench.empty_bucket(bucket)
+        print("--- peak RSS and idle stage_songs", flush=True)
+        bucket = f"bench-once-{uuid.uuid4().hex[:6]}"
+        catalogue = work / "catalogue"
+        generate(catalogue, seed=12, n_songs=a.catalogue_songs, days=1, events_per_day=1, n_users=2)
+        seed(catalogue, bucket)
+        stage_bench.scratch_db("bench_once")
+        big_key, big_bytes, big_events = stage_bench.write_big_object(bucket, a.big_mb, seed=5)
+        base = stage_bench.baseline_rss()
+        peak = stage_bench.peak_rss_staging(bucket, big_key)
+        idle = stage_bench.stage_songs_idle(bucket)
+        stage_bench.empty_bucket(bucket)
 
     a.out.parent.mkdir(parents=True, exist_ok=True)
     report = Report(a, rows, big_bytes, big_events, peak, base, idle, month)
@@ -258,7 +265,7 @@ class Report:
             f"Machine: {stage_bench.machine()}.",
             "",
             "Each scale's bucket holds a generated month (30 daily objects) of events at N× the course volume and "
-            f"{a.dag_songs:,} song objects (see README, *Benchmark*, for why the song catalogue is not scaled here).",
+            f"{a.dag_songs:,} song objects (docs/benchmark.md says why the song catalogue is not scaled here).",
             "",
             "## 1. Staging the month's events into the embedded warehouse",
             "",
@@ -266,7 +273,7 @@ class Report:
             + ("" if a.no_peers else ", dlt and sling")
             + "; one run of S3ToSqlOperator (not run at the staging-only scales). Every tool ends with the same "
             "typed rows in a table like `staging_events` with its indexes (a peer's rows are checked equal to ours: "
-            "count and checksum). *Fastest peer*: dlt or sling (README, *Benchmark*, says how each is configured).",
+            "count and checksum). *Fastest peer*: dlt or sling (docs/benchmark.md says how each is configured).",
             "",
         ]
         peer_names = sorted({name for r in self.rows.values() for name in r["staging"].peers})

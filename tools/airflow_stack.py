@@ -32,6 +32,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from tools.processes import (
     wait_port_free,
     write_private,
 )
+from tools.progress import waiting
 
 COMPONENTS = ("api-server", "log server", "scheduler", "dag-processor", "triggerer")
 DAG_ID = "sparkify_etl"
@@ -145,7 +147,12 @@ class AirflowStack:
         postgres_server.up()  # Airflow's metadata DB, for both targets
         if self.aws_settings is None:
             s3_server.up()
-        self.ensure_metadata_db()
+        with waiting("starting Airflow") as status:
+            status("migrating its metadata DB")
+            self.ensure_metadata_db()
+            self._start(to_start, status)
+
+    def _start(self, to_start: list[str], status: Callable[[str], None]) -> None:
         env = self.env()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         logs = self.home / "logs"
@@ -160,9 +167,11 @@ class AirflowStack:
                 )
             self.pidfile(name).write_text(f"{proc.pid}\n")
         if "api-server" in self.components:
+            status(f"started {', '.join(to_start) or 'nothing new'}; waiting for the api-server")
             self._wait_healthy(api_log, api_log_start)
             self.set_writer_pool()  # before any DAG is unpaused: a task in a pool that does not exist never runs
             for dag_id in self.dag_ids:
+                status(f"waiting for {dag_id} to be parsed")
                 self._wait_for_dag_and_unpause(dag_id)
 
     def listening(self) -> list[tuple[str, str, int]]:
@@ -305,12 +314,26 @@ class AirflowStack:
             except urllib.error.HTTPError as exc:
                 if exc.code != 404:
                     raise
+                self._exit_on_import_error(dag_id)
                 time.sleep(1)
                 continue
             if dag.get("is_paused"):
                 self.api("PATCH", f"dags/{dag_id}", {"is_paused": False})
             return
         sys.exit(f"{dag_id} was not parsed within {timeout:.0f} s (see {self.home / 'logs' / 'dag-processor.log'})")
+
+    def _exit_on_import_error(self, dag_id: str) -> None:
+        """Stop the start at once when the DAG's file failed to import, with the error's last lines."""
+        errors = self.api("GET", "importErrors").get("import_errors", [])
+        module = "sparkify_etl" if dag_id.startswith("sparkify_etl") else dag_id  # the daily DAG shares its file
+        for error in errors:
+            if Path(error["filename"]).stem == module:
+                trace = error.get("stack_trace", "").strip().splitlines()
+                sys.exit(
+                    f"{error['filename']} failed to import, so {dag_id} does not exist:\n  "
+                    + "\n  ".join(trace[-3:])
+                    + "\nFix it (the dag-processor parses the file again when it changes), or stop with: make down"
+                )
 
     # --------------------------------------------------------------------------------------------------------------
     def down(self, only: tuple[str, ...] | None = None) -> None:

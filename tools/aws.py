@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ import yaml
 
 from tools import processes
 from tools.paths import LOCAL, ROOT
+from tools.progress import waiting
 from tools.targets import CONNECTIONS, SECRETS_BACKEND, VARIABLES
 
 TEMPLATE = ROOT / "infra" / "aws" / "sparkify-warehouse.yaml"
@@ -313,7 +315,8 @@ def deploy(s: Settings) -> str:
     status = stack_status(cfn, s.stack_name)
     if status is None:
         cfn.create_stack(**args, OnFailure="ROLLBACK")
-        cfn.get_waiter("stack_create_complete").wait(StackName=s.stack_name, WaiterConfig=waiter_config)
+        with waiting(f"creating stack {s.stack_name} (CloudFormation: minutes)"):
+            cfn.get_waiter("stack_create_complete").wait(StackName=s.stack_name, WaiterConfig=waiter_config)
         return "created"
     deployed = cfn.describe_stacks(StackName=s.stack_name)["Stacks"][0]
     deployed_params = {p["ParameterKey"]: _items(p.get("ParameterValue", "")) for p in deployed.get("Parameters", [])}
@@ -328,7 +331,8 @@ def deploy(s: Settings) -> str:
         if "No updates are to be performed" in str(exc):
             return "unchanged"
         raise
-    cfn.get_waiter("stack_update_complete").wait(StackName=s.stack_name, WaiterConfig=waiter_config)
+    with waiting(f"updating stack {s.stack_name} (CloudFormation)"):
+        cfn.get_waiter("stack_update_complete").wait(StackName=s.stack_name, WaiterConfig=waiter_config)
     return "updated"
 
 
@@ -355,16 +359,23 @@ def cluster_identifier(s: Settings) -> str:
 
 def wait_for_warehouse(s: Settings, out: dict[str, str]) -> tuple[str, int]:
     """Wait until the warehouse takes connections; its endpoint (host, port)."""
+    with waiting(f"waiting for the warehouse ({s.warehouse}) to take connections") as status:
+        return _poll_warehouse(s, status)
+
+
+def _poll_warehouse(s: Settings, status: Callable[[str], None]) -> tuple[str, int]:
     deadline = time.monotonic() + 3600
     while True:
         if s.warehouse == "provisioned":
             cluster = client("redshift", s.region).describe_clusters(ClusterIdentifier=cluster_identifier(s))
             c = cluster["Clusters"][0]
+            status(c.get("ClusterStatus", "?"))
             if c.get("ClusterStatus") == "available" and c.get("Endpoint"):
                 return c["Endpoint"]["Address"], int(c["Endpoint"]["Port"])
         else:
             wg = client("redshift-serverless", s.region).get_workgroup(workgroupName=s.prefix)
             wg = wg["workgroup"]
+            status(wg.get("status", "?"))
             if wg.get("status") == "AVAILABLE" and wg.get("endpoint"):
                 return wg["endpoint"]["address"], int(wg["endpoint"]["port"])
         if time.monotonic() > deadline:
@@ -662,9 +673,10 @@ def down(s: Settings, dry_run: bool = False) -> int:
                 f"  delete {r.get('ResourceType', '?')}  {r.get('PhysicalResourceId', r.get('LogicalResourceId', ''))}"
             )
         cfn.delete_stack(StackName=s.stack_name)
-        cfn.get_waiter("stack_delete_complete").wait(
-            StackName=s.stack_name, WaiterConfig={"Delay": max(1, int(s.poll_seconds)), "MaxAttempts": 360}
-        )
+        with waiting(f"deleting stack {s.stack_name} (CloudFormation: minutes)"):
+            cfn.get_waiter("stack_delete_complete").wait(
+                StackName=s.stack_name, WaiterConfig={"Delay": max(1, int(s.poll_seconds)), "MaxAttempts": 360}
+            )
         print(f"stack {s.stack_name}: deleted")
     for cluster in stack_clusters(s):  # CloudFormation deletes it (DeletionPolicy: Delete); a teardown makes sure
         client("redshift", s.region).delete_cluster(ClusterIdentifier=cluster, SkipFinalClusterSnapshot=True)

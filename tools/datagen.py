@@ -25,6 +25,8 @@ from pathlib import Path
 import orjson
 import yaml
 
+from tools.progress import progress
+
 SYLLABLES = ["la", "mo", "ri", "ka", "ne", "so", "ta", "vi", "lu", "dor", "sen", "mar", "qu", "bel", "zan", "fi"]
 WORDS = [
     "love",
@@ -354,13 +356,15 @@ def generate(
     weights = [1.0 / (rank + 1) for rank in range(len(songs))]  # Zipf-like popularity
     users = make_users(rng, n_users)
     n_events = 0
-    for d in range(days):
-        day = start + timedelta(days=d)
-        events = make_day(rng, day, users, songs, weights, (d + 1) * 10_000, events_per_day, match_rate)
-        path = out / log_key(day)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
-        n_events += len(events)
+    with progress(f"generating {days} days of events", days, "days") as done:
+        for d in range(days):
+            day = start + timedelta(days=d)
+            events = make_day(rng, day, users, songs, weights, (d + 1) * 10_000, events_per_day, match_rate)
+            path = out / log_key(day)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+            n_events += len(events)
+            done()
     (out / "log_json_path.json").write_bytes(orjson.dumps(JSON_PATHS, option=orjson.OPT_INDENT_2))
     return {"songs": len(songs), "events": n_events, "days": days}
 

@@ -23,6 +23,8 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 
 from tools.paths import ROOT, plugins_on_path
+from tools.progress import enabled as progress_shown
+from tools.progress import progress
 from tools.stack import env
 from tools.targets import SettingsError, enter_local
 
@@ -111,12 +113,17 @@ def main() -> None:
     started = time.monotonic()
     dates = [a.start + step * i for i in range(runs)]
     # The first interval alone: it creates the tables and stages the song catalogue once.
-    with ProcessPoolExecutor(max_workers=a.parallel, mp_context=get_context("spawn")) as pool:
+    with (
+        ProcessPoolExecutor(max_workers=a.parallel, mp_context=get_context("spawn")) as pool,
+        progress(f"{dag_id} runs", runs, "runs") as advance,
+    ):
         first = pool.submit(run_interval, dates[0], a.verbose, daily).result()
         done = [first]
+        advance()
         for result in pool.map(run_interval, dates[1:], [a.verbose] * (runs - 1), [daily] * (runs - 1), chunksize=1):
             done.append(result)
-            if len(done) % (1 if daily else 24) == 0 or len(done) == runs:
+            advance()
+            if not progress_shown() and (len(done) % (1 if daily else 24) == 0 or len(done) == runs):
                 print(f"  {len(done)}/{runs} runs done, {time.monotonic() - started:.0f} s")
     failed = [(d, state) for d, state in done if "success" not in state]
     print(f"\n{runs} runs in {time.monotonic() - started:.1f} s; {runs - len(failed)} succeeded")

@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from tools.paths import LOCAL
+from tools.progress import progress
 from tools.stack import WORK_BUCKET, env
 from tools.targets import SettingsError, enter_local
 
@@ -86,8 +87,9 @@ def seed(folder: Path, bucket: str, keep: bool = False, work_bucket: str | None 
         path, key = item
         client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
 
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(put, files))
+    with ThreadPoolExecutor(max_workers=16) as pool, progress(f"seeding s3://{bucket}", len(files), "objects") as done:
+        for _ in pool.map(put, files):
+            done()
     size = sum(p.stat().st_size for p, _ in files)
     print(
         f"seeded s3://{bucket}: {len(files):,} objects ({size / 1e6:.1f} MB) from {folder} "

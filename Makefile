@@ -89,12 +89,8 @@ lint: $(STAMP)  ## ruff + sqlfluff
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint include/sql
 
-test-deps:  ## install Debian's chromium (web-UI test) and redis-server (Celery test) with apt, if missing
-	@missing=""; command -v chromium >/dev/null || missing="chromium"; \
-	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
-	if [ -n "$$missing" ]; then echo "installing with apt-get:$$missing"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null 2>&1 || \
-	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; }; fi
+test-deps:  ## install Debian's chromium (web-UI tests) and redis-server (Celery test) with apt if missing (as root; else says the command)
+	@$(PYTHON) tools/prerequisites.py --for-tests
 
 # pytest-xdist workers, one test file at a time each (a file's tests share its servers and warehouses), the
 # slowest files first (tests/conftest.py SLOW_FILES). The suite is CPU-bound on 2 cores: 4 and 6 workers both

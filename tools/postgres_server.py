@@ -99,13 +99,37 @@ def up() -> None:
         require_free_port(PORT, "postgres", "SPARKIFY_PG_PORT")
         opts = f"-c listen_addresses={HOST} -p {PORT} -k {data} -c fsync=off -c max_connections=200"
         log = data / "server.log"  # inside the data dir so the postgres user can write it
-        subprocess.run(
+        log_start = log.stat().st_size if log.exists() else 0
+        started = subprocess.run(
             _as_pg([pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"]),
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if started.returncode != 0:
+            sys.exit(start_failure(data, started.stderr + _read_from(log, log_start)))
         print(f"postgres started on {HOST}:{PORT} (data {data})")
     _ensure_role_and_warehouse()
+
+
+def start_failure(data: Path, output: str) -> str:
+    """Why the cluster did not start, from pg_ctl's output and the server's log, and what to do about it."""
+    lines = [line for line in output.strip().splitlines() if line.strip()][-4:]
+    fix = (
+        f"the data directory was made by another PostgreSQL version: delete it (rm -rf {data}: the local warehouse "
+        "and Airflow's metadata DB are made again by the next make) or run make clean"
+        if "incompatible with server" in output
+        else f"if {data} is left over from an interrupted or older checkout, make clean starts afresh"
+    )
+    return f"postgres did not start ({data}):\n  " + "\n  ".join(lines) + f"\nFix: {fix}."
+
+
+def _read_from(path: Path, offset: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def _initdb(data: Path) -> None:

@@ -27,4 +27,31 @@ def test_without_root_a_missing_postgres_stops_with_the_command(monkeypatch, cap
 
 
 def test_this_machine_has_what_the_project_needs():
-    assert prerequisites.main() == 0
+    assert prerequisites.main([]) == 0
+    assert prerequisites.main(["--for-tests"]) == 0
+
+
+def test_without_root_missing_test_tools_stop_make_test_with_the_command(monkeypatch, capsys):
+    monkeypatch.setattr(
+        prerequisites.shutil, "which", lambda name: None if name == "redis-server" else f"/usr/bin/{name}"
+    )
+    monkeypatch.setattr(prerequisites.os, "geteuid", lambda: 1000)
+    assert prerequisites.main(["--for-tests"]) == 1
+    err = capsys.readouterr().err
+    assert "make test needs redis-server" in err
+    assert "sudo apt-get install -y redis-server" in err
+
+
+def test_a_cluster_made_by_another_postgres_version_is_named_with_the_fix(tmp_path):
+    from tools import postgres_server
+
+    log = (
+        "pg_ctl: could not start server\nExamine the log output.\n"
+        "FATAL:  database files are incompatible with server\n"
+        "DETAIL:  The data directory was initialized by PostgreSQL version 13, which is not compatible with this "
+        "version 15.18.\n"
+    )
+    message = postgres_server.start_failure(tmp_path / "pg", log)
+    assert "initialized by PostgreSQL version 13" in message
+    assert f"rm -rf {tmp_path / 'pg'}" in message
+    assert "make clean" in message

@@ -40,18 +40,3 @@ def test_without_root_missing_test_tools_stop_make_test_with_the_command(monkeyp
     err = capsys.readouterr().err
     assert "make test needs redis-server" in err
     assert "sudo apt-get install -y redis-server" in err
-
-
-def test_a_cluster_made_by_another_postgres_version_is_named_with_the_fix(tmp_path):
-    from tools import postgres_server
-
-    log = (
-        "pg_ctl: could not start server\nExamine the log output.\n"
-        "FATAL:  database files are incompatible with server\n"
-        "DETAIL:  The data directory was initialized by PostgreSQL version 13, which is not compatible with this "
-        "version 15.18.\n"
-    )
-    message = postgres_server.start_failure(tmp_path / "pg", log)
-    assert "initialized by PostgreSQL version 13" in message
-    assert f"rm -rf {tmp_path / 'pg'}" in message
-    assert "make clean" in message

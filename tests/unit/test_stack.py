@@ -120,3 +120,18 @@ def test_the_s3_server_binds_loopback_and_its_key_pair_stays_out_of_argv():
     assert command[command.index("--addr") + 1] == f"127.0.0.1:{s3_server.PORT}"
     assert s3_server.SECRET_ACCESS_KEY not in " ".join(command)  # argv is world-readable in /proc
     assert s3_server.version().startswith("rclone v")
+
+
+def test_a_cluster_made_by_another_postgres_version_is_named_with_the_fix(tmp_path):
+    from tools import postgres_server
+
+    log = (
+        "pg_ctl: could not start server\nExamine the log output.\n"
+        "FATAL:  database files are incompatible with server\n"
+        "DETAIL:  The data directory was initialized by PostgreSQL version 13, which is not compatible with this "
+        "version 15.18.\n"
+    )
+    message = postgres_server.start_failure(tmp_path / "pg", log)
+    assert "initialized by PostgreSQL version 13" in message
+    assert f"rm -rf {tmp_path / 'pg'}" in message
+    assert "make clean" in message

@@ -123,8 +123,6 @@ def test_the_s3_server_binds_loopback_and_its_key_pair_stays_out_of_argv():
 
 
 def test_a_cluster_made_by_another_postgres_version_is_named_with_the_fix(tmp_path):
-    from tools import postgres_server
-
     log = (
         "pg_ctl: could not start server\nExamine the log output.\n"
         "FATAL:  database files are incompatible with server\n"

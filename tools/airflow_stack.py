@@ -41,6 +41,7 @@ from tools.paths import LOCAL, ROOT, VENV_BIN, plugins_on_path
 from tools.processes import (
     pid_alive,
     port_holders,
+    read_from,
     read_pid,
     require_free_port,
     wait_groups_gone,
@@ -242,7 +243,7 @@ class AirflowStack:
                 if r.status == 200:
                     return
             pid = read_pid(self.pidfile("api-server"))
-            tail = _read_from(log, log_start)[-20_000:]
+            tail = read_from(log, log_start)[-20_000:]
             if "address already in use" in tail.lower():
                 self.down()
                 sys.exit(
@@ -415,16 +416,6 @@ def migrated_template(env: dict[str, str]) -> str:
             migrate({**env, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db_url(partial)})
             postgres_server.psql(f"ALTER DATABASE {partial} RENAME TO {name}")
     return name
-
-
-def _read_from(path: Path, offset: int) -> str:
-    """The text of ``path`` from byte ``offset`` on ("" if it does not exist)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace")
-    except FileNotFoundError:
-        return ""
 
 
 # What each component listens on (see AirflowStack.ports).

@@ -136,6 +136,13 @@ def main() -> None:
     )
     for logical_date, state in failed:
         print(f"  FAILED run {logical_date:%Y-%m-%dT%H:%MZ}: {state} (re-run with --verbose to see task logs)")
+    print(
+        "\nnext:\n"
+        "  make report                    the analytics questions answered, as an HTML page\n"
+        "  make airflow                   the web UI on this warehouse: trigger, backfill, read task logs\n"
+        '  eval "$(make -s env)"; psql "$WAREHOUSE_DSN"   the tables themselves\n'
+        "  make down                      stop the local stack"
+    )
     sys.exit(1 if failed else 0)
 
 

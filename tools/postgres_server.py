@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from tools.paths import LOCAL, ROOT
-from tools.processes import pid_alive, port_open, read_pid, require_free_port, wait_gone, wait_port_free
+from tools.processes import pid_alive, port_open, read_from, read_pid, require_free_port, wait_gone, wait_port_free
 
 HOST = "127.0.0.1"
 PORT = int(os.environ.get("SPARKIFY_PG_PORT", "25432"))  # below the ephemeral port range (tools.processes)
@@ -106,7 +106,7 @@ def up() -> None:
             text=True,
         )
         if started.returncode != 0:
-            sys.exit(start_failure(data, started.stderr + _read_from(log, log_start)))
+            sys.exit(start_failure(data, started.stderr + read_from(log, log_start)))
         print(f"postgres started on {HOST}:{PORT} (data {data})")
     _ensure_role_and_warehouse()
 
@@ -121,15 +121,6 @@ def start_failure(data: Path, output: str) -> str:
         else f"if {data} is left over from an interrupted or older checkout, make clean starts afresh"
     )
     return f"postgres did not start ({data}):\n  " + "\n  ".join(lines) + f"\nFix: {fix}."
-
-
-def _read_from(path: Path, offset: int) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def _initdb(data: Path) -> None:

@@ -95,6 +95,16 @@ def require_free_port(port: int, what: str, setting: str, host: str = "127.0.0.1
         )
 
 
+def read_from(path: Path, offset: int) -> str:
+    """The text of a log from byte ``offset`` on (what one start wrote); "" if it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 def reap(pid: int) -> None:
     """Collect ``pid``'s exit status if it is our child, so an exited child does not look alive as a zombie."""
     with contextlib.suppress(ChildProcessError, OSError):

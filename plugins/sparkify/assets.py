@@ -18,8 +18,8 @@ A task that changes its table on *every* successful run (the quality task append
 
 Airflow 3.3 creates an asset first reached through an alias, and the alias's link to it, with the first event,
 and two first events at once collide: so every asset emitted through an alias is also named statically by some
-DAG (``reads`` or ``writes_every_run``), and a writer through an alias runs one run at a time (README, *For the
-analytics team*).
+DAG (``reads`` or ``writes_every_run``), and a writer through an alias runs one run at a time (docs/analytics.md,
+*Assets*).
 """
 
 from __future__ import annotations

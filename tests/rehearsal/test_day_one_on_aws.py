@@ -1,4 +1,4 @@
-"""Day one on AWS, rehearsed offline: README's "Running on real AWS", command for command, against moto's server with
+"""Day one on AWS, rehearsed offline: docs/aws.md's commands, one for one, against moto's server with
 IAM enforcement on.
 
 1. moto starts with ``INITIAL_NO_AUTH_ACTION_COUNT`` set to the six calls that make two IAM users — a deployer
@@ -19,7 +19,7 @@ IAM enforcement on.
    the principal, the action and the resource.
 6. ``make aws-down``'s command leaves nothing behind.
 
-What moto cannot show is said in README ("Running on real AWS"); ``tests/aws_emulation.py`` lists what the
+What moto cannot show is said in docs/aws.md; ``tests/aws_emulation.py`` lists what the
 emulator is taught so that it answers as AWS does.
 """
 
@@ -158,7 +158,7 @@ def test_day_one_on_aws(emulated_aws, tmp_path, admin_dsn, monkeypatch):
         "AWS_DEFAULT_REGION": REGION,
     }
     host_principal = f"arn:aws:iam::{ACCOUNT}:user/airflow-host"
-    make_args = [f"AWS_PREFIX={prefix}", "WAREHOUSE=provisioned"]  # README's commands, with this run's names
+    make_args = [f"AWS_PREFIX={prefix}", "WAREHOUSE=provisioned"]  # docs/aws.md's commands, with this run's names
     up = subprocess.run(
         [
             "make",

@@ -23,8 +23,10 @@ help:  ## list the targets
 $(STAMP): requirements.lock
 	@$(PYTHON) tools/prerequisites.py  # Python 3.11 and PostgreSQL's binaries, before anything is built
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
+	@# -qq: pip's warnings about this machine's package-index settings are not the newcomer's business; errors show
+	@$(VENV)/bin/pip install -qq --disable-pip-version-check uv==$(UV_VERSION)
+	@echo "installing the pinned packages (requirements.lock) into $(VENV) with uv"
+	@$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.lock
 	@# Bytecode compiled once, here: uv installs none, and where PYTHONDONTWRITEBYTECODE is set no process writes
 	@# any, so every Airflow process would compile thousands of modules from source as it starts.
 	@$(PY) -m compileall -q -j 0 $(VENV)/lib >/dev/null

@@ -47,6 +47,8 @@ def s3_client():
             "refusing to seed: the aws_default connection has no endpoint_url, so it is AWS — seeding writes "
             "only to an S3 emulator (the local stack's, or docker compose's)"
         )
+    # The hook logs at info where its credentials came from: not news when seeding the local stack.
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.config import Config
 

@@ -160,6 +160,7 @@ class AirflowStack:
         logs.mkdir(parents=True, exist_ok=True)
         api_log = logs / "api-server.log"  # appended to: only what this start writes is read for errors
         api_log_start = api_log.stat().st_size if api_log.exists() else 0
+        started = time.time()  # a DAG counts as parsed by this start once Airflow parsed it after this
         for name in to_start:
             cmd = self.command(name)
             with open(logs / f"{name.replace(' ', '-')}.log", "ab") as out:
@@ -173,7 +174,7 @@ class AirflowStack:
             self.set_writer_pool()  # before any DAG is unpaused: a task in a pool that does not exist never runs
             for dag_id in self.dag_ids:
                 status(f"waiting for {dag_id} to be parsed")
-                self._wait_for_dag_and_unpause(dag_id)
+                self._wait_for_dag_and_unpause(dag_id, started if "dag-processor" in to_start else 0)
 
     def listening(self) -> list[tuple[str, str, int]]:
         """(component, address, port) of every socket this installation's processes listen on."""
@@ -307,7 +308,9 @@ class AirflowStack:
                 raise
             self.api("POST", "pools", body)
 
-    def _wait_for_dag_and_unpause(self, dag_id: str, timeout: float = 180) -> None:
+    def _wait_for_dag_and_unpause(self, dag_id: str, parsed_after: float, timeout: float = 180) -> None:
+        """Unpause ``dag_id`` once parsed after ``parsed_after`` (epoch s): a file that fails to import stops the
+        start at once, even when an older version of the DAG is still in the metadata DB."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -315,6 +318,8 @@ class AirflowStack:
             except urllib.error.HTTPError as exc:
                 if exc.code != 404:
                     raise
+                dag = None
+            if dag is None or _epoch(dag.get("last_parsed_time")) < parsed_after:
                 self._exit_on_import_error(dag_id)
                 time.sleep(1)
                 continue
@@ -331,9 +336,11 @@ class AirflowStack:
             if Path(error["filename"]).stem == module:
                 trace = error.get("stack_trace", "").strip().splitlines()
                 sys.exit(
-                    f"{error['filename']} failed to import, so {dag_id} does not exist:\n  "
+                    f"dags/{error['filename']} failed to import, so {dag_id} is not what the file says (Airflow is "
+                    "up; the UI shows the error too):\n  "
                     + "\n  ".join(trace[-3:])
-                    + "\nFix it (the dag-processor parses the file again when it changes), or stop with: make down"
+                    + "\nFix the file (parsed again within seconds of a change) or the setting it names "
+                    "(then: make down && make airflow)."
                 )
 
     # --------------------------------------------------------------------------------------------------------------
@@ -420,6 +427,13 @@ def migrated_template(env: dict[str, str]) -> str:
 
 # What each component listens on (see AirflowStack.ports).
 _LISTENS = {"api-server": ("api-server",), "log-server": ("log server",)}
+
+
+def _epoch(timestamp: str | None) -> float:
+    """An API timestamp (ISO 8601) in epoch seconds; 0 for none."""
+    from datetime import datetime
+
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() if timestamp else 0.0
 
 
 def _urlopen_patiently(req: urllib.request.Request, retries: int = 3, timeout: float = 30) -> bytes:

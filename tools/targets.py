@@ -24,6 +24,9 @@ from typing import Any
 SECRETS_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 # Settings a start takes only from its own target: exported ones belong to the other target or to nobody.
 TARGET_PREFIXES = ("AIRFLOW_CONN_", "AIRFLOW_VAR_", "AIRFLOW__SECRETS__", "SPARKIFY_", "WAREHOUSE_DSN")
+# plugins/sparkify/operating.py's settings: how the DAGs behave, not where they run, so every start passes them on.
+OPERATING_SETTINGS = ("SPARKIFY_TIMEOUT_", "SPARKIFY_RUN_TIMEOUT", "SPARKIFY_INPUT_WAIT", "SPARKIFY_INPUT_POKE",
+                      "SPARKIFY_DEADLINE", "SPARKIFY_WRITER_POOL_SLOTS")  # fmt: skip
 AWS_CREDENTIAL_PREFIX = "AWS_"  # the credential chain (keys, profile, region, endpoint): AWS starts only
 CONNECTIONS = ("redshift", "aws_default")  # what the DAGs use
 VARIABLES = ("sparkify_s3_bucket", "sparkify_work_bucket")
@@ -36,9 +39,10 @@ class SettingsError(SystemExit):
 
 
 def without_targets(environ: Mapping[str, str], keep_aws_credentials: bool) -> dict[str, str]:
-    """``environ`` without any target's settings (and without AWS's credential chain unless asked to keep it)."""
+    """``environ`` without any target's settings (and without AWS's credential chain unless asked to keep it); the
+    operating settings stay."""
     drop = TARGET_PREFIXES + (() if keep_aws_credentials else (AWS_CREDENTIAL_PREFIX,))
-    return {k: v for k, v in environ.items() if not k.startswith(drop)}
+    return {k: v for k, v in environ.items() if k.startswith(OPERATING_SETTINGS) or not k.startswith(drop)}
 
 
 def aws_settings_in(environ: Mapping[str, str]) -> list[str]:
@@ -69,7 +73,7 @@ def enter_local(local: Mapping[str, str]) -> None:
     """Make this process the local target (``make demo``, ``make report``, seeding): refuse a shell set up for AWS,
     drop every target's settings and the AWS credential chain, and take the local stack's."""
     refuse_aws_settings_for_local(os.environ)
-    for key in [k for k in os.environ if k.startswith((*TARGET_PREFIXES, AWS_CREDENTIAL_PREFIX))]:
+    for key in [k for k in os.environ if k not in without_targets(os.environ, keep_aws_credentials=False)]:
         del os.environ[key]
     os.environ.update(local)
 

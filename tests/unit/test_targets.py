@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tools import s3_server, stack, targets
+from tools import paths, s3_server, stack, targets
 from tools.airflow_stack import AirflowStack
 
 KWARGS = {
@@ -160,3 +160,13 @@ def test_local_tools_take_the_local_target_and_drop_the_aws_credential_chain(mon
     monkeypatch.setenv("AIRFLOW__SECRETS__BACKEND", targets.SECRETS_BACKEND)
     with pytest.raises(targets.SettingsError, match="AIRFLOW__SECRETS__BACKEND"):
         targets.enter_local(stack.env())
+
+
+def test_the_operating_settings_reach_airflow_whichever_the_target(monkeypatch):
+    """SPARKIFY_TIMEOUT_STAGE_SONGS=90m make airflow: the DAGs' settings pass; the target's are dropped."""
+    read = set(re.findall(r"SPARKIFY_[A-Z_]+", (paths.ROOT / "plugins" / "sparkify" / "operating.py").read_text()))
+    assert "SPARKIFY_TIMEOUT_STAGE_SONGS" in read  # an example of the per-task SPARKIFY_TIMEOUT_<TASK_ID>
+    environ = {**{name: "1h" for name in read}, "SPARKIFY_TARGET": "aws:x", "AIRFLOW_CONN_REDSHIFT": "postgres://x"}
+    for keep_aws_credentials in (False, True):
+        kept = targets.without_targets(environ, keep_aws_credentials=keep_aws_credentials)
+        assert set(kept) == read, keep_aws_credentials

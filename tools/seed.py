@@ -47,8 +47,6 @@ def s3_client():
             "refusing to seed: the aws_default connection has no endpoint_url, so it is AWS — seeding writes "
             "only to an S3 emulator (the local stack's, or docker compose's)"
         )
-    # The hook logs at info where its credentials came from: not news when seeding the local stack.
-    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from botocore.config import Config
 
@@ -138,6 +136,9 @@ def main() -> None:
     p.add_argument("--bucket", default=env()["SPARKIFY_BUCKET"])
     p.add_argument("--keep", action="store_true", help="do not empty the bucket first")
     a = p.parse_args()
+    # Airflow's info lines (the S3 hook saying where its credentials came from) are not news when seeding from the
+    # command line; this process only, so a test that seeds in-process leaves its Airflow subprocesses' logs alone.
+    os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
     if a.live:
         seed_live(a.bucket, datetime.now(UTC).date(), a.seed)
         return

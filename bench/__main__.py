@@ -165,6 +165,11 @@ class Report:
         self.big_bytes, self.big_events, self.peak, self.base = big_bytes, big_events, peak, base
         self.idle, self.month = idle, month
 
+    @property
+    def peer_names(self) -> list[str]:
+        """The peers measured at any scale (dlt, sling), in a stable order."""
+        return sorted({name for r in self.rows.values() for name in r["staging"].peers})
+
     def checks(self) -> list[tuple[str, float, str, bool | None]]:
         largest = max(self.a.scales)
         st = self.rows[largest]["staging"]
@@ -276,7 +281,7 @@ class Report:
             "count and checksum). *Fastest peer*: dlt or sling (docs/benchmark.md says how each is configured).",
             "",
         ]
-        peer_names = sorted({name for r in self.rows.values() for name in r["staging"].peers})
+        peer_names = self.peer_names
         lines += [
             "| scale | events | MB | ours s | raw COPY s | "
             + "".join(f"{name} s | " for name in peer_names)
@@ -390,7 +395,7 @@ class Report:
         fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
         tools = [("StageToRedshiftOperator (ours)", lambda st: st.ours), ("raw COPY from a local CSV (limit)",
                  lambda st: st.raw)]  # fmt: skip
-        for name in sorted({n for r in self.rows.values() for n in r["staging"].peers}):
+        for name in self.peer_names:
             tools.append((name, lambda st, name=name: st.peers.get(name)))
         tools.append(("S3ToSqlOperator", lambda st: st.s3_to_sql))
         for label, runs_of in tools:

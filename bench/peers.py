@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.stage_bench import peak_rss_kib
 from tools import paths, postgres_server, s3_server, stack
 
 PINS = ("dlt[postgres,filesystem,s3,parquet]==1.31.0", "adbc-driver-postgresql==1.13.0", "sling-linux-amd64==1.4.11")
@@ -72,7 +73,6 @@ def install() -> None:
 @dataclass
 class PeerRun:
     seconds: float
-    rows: int
     peak_rss_mib: float
 
 
@@ -95,13 +95,10 @@ def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     peak = [0]
 
     def poll() -> None:
-        status = Path(f"/proc/{proc.pid}/status")
         while proc.poll() is None:
             try:
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak[0] = max(peak[0], int(line.split()[1]))
-            except (FileNotFoundError, ProcessLookupError):
+                peak[0] = max(peak[0], peak_rss_kib(proc.pid))
+            except (FileNotFoundError, ProcessLookupError, RuntimeError):
                 break
             time.sleep(0.05)
 
@@ -170,18 +167,17 @@ def _connect(dsn: str):
     return psycopg.connect(_libpq(dsn), autocommit=True)
 
 
-def typed_table(dsn: str, peer: str) -> tuple[float, int]:
-    """Seconds and rows of typing the peer's table into ``peer_typed`` (shaped like ``staging_events``)."""
+def typed_table(dsn: str, peer: str) -> float:
+    """Seconds of typing the peer's table into ``peer_typed`` (shaped like ``staging_events``)."""
     started = time.perf_counter()
     with _connect(dsn) as conn:
         conn.execute("DROP TABLE IF EXISTS peer_typed")
         conn.execute("CREATE TABLE peer_typed (LIKE staging_events INCLUDING INDEXES)")  # ours pays for them too
         schema = f"{peer}_peer"
-        cur = conn.execute(
+        conn.execute(
             f"INSERT INTO peer_typed ({STAGED}, staged_from) SELECT {TYPED[peer]}, 'peer' FROM {schema}.events"
         )
-        rows = cur.rowcount
-    return time.perf_counter() - started, rows
+    return time.perf_counter() - started
 
 
 def fingerprint(dsn: str, table: str) -> tuple[int, int]:
@@ -196,8 +192,8 @@ def run_once(name: str, bucket: str, dsn: str, want: tuple[int, int]) -> PeerRun
     """One timed run of peer ``name`` on the bucket's ``log_data/``: its load, then typing; rows checked."""
     postgres_server.psql("CHECKPOINT")  # no dirty pages left from the run before
     load_s, peak = PEERS[name](bucket, "log_data/", dsn)
-    type_s, rows = typed_table(dsn, name)
+    type_s = typed_table(dsn, name)
     got = fingerprint(dsn, "peer_typed")
     if got != want:
         raise RuntimeError(f"{name}: {got[0]:,} typed rows with checksum {got[1]}, ours {want[0]:,} / {want[1]}")
-    return PeerRun(load_s + type_s, rows, peak)
+    return PeerRun(load_s + type_s, peak)

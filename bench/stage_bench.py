@@ -198,9 +198,10 @@ def flatten_to_csv(folder: Path, out: Path) -> tuple[list[str], int]:
     return [*cols, "staged_from"], n
 
 
-def peak_rss_kib() -> int:
-    """This process's peak RSS (VmHWM). Not getrusage's ru_maxrss: on Linux a child inherits its parent's."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def peak_rss_kib(pid: int | str = "self") -> int:
+    """A process's peak RSS (VmHWM), this one's by default. Not getrusage's ru_maxrss: on Linux a child inherits
+    its parent's."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     raise RuntimeError("no VmHWM in /proc/self/status")

@@ -73,7 +73,8 @@ def enter_local(local: Mapping[str, str]) -> None:
     """Make this process the local target (``make demo``, ``make report``, seeding): refuse a shell set up for AWS,
     drop every target's settings and the AWS credential chain, and take the local stack's."""
     refuse_aws_settings_for_local(os.environ)
-    for key in [k for k in os.environ if k not in without_targets(os.environ, keep_aws_credentials=False)]:
+    kept = without_targets(os.environ, keep_aws_credentials=False)
+    for key in [k for k in os.environ if k not in kept]:
         del os.environ[key]
     os.environ.update(local)
 
